@@ -1,0 +1,100 @@
+"""Conv + BatchNorm (+ ReLU) with mmcv ``ConvModule`` parameter names (``conv``, ``bn``), computed in 2-D.
+
+X-ShiftNet (EPAM-Net, https://arxiv.org/abs/2408.05421) has no temporal convolution, so every Conv3d of the
+authors' code has a (1, k, k) kernel. The parameters keep their official 5-D shapes (state dicts load as they
+are) while the computation runs as ``F.conv2d`` on an (N*T, C, H, W) batch, which is several times faster on CPU.
+In eval mode the BatchNorm is folded into the convolution (cached while the weights stay the same).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def fold_bn(weight: Tensor, bn: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor]:
+    """(weight * gamma / sqrt(var + eps), beta - mean * gamma / sqrt(var + eps)) of an eval-mode BN."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)  # (C_out,)
+    return weight * scale.view(-1, *([1] * (weight.dim() - 1))), bn.bias - bn.running_mean * scale
+
+
+def batch_norm_2d(bn: nn.modules.batchnorm._BatchNorm, x: Tensor) -> Tensor:
+    """``bn`` (a BatchNorm3d) applied to (N*T, C, H, W); the same statistics as on (N, C, T, H, W)."""
+    if isinstance(bn, nn.SyncBatchNorm):
+        return bn(x)
+    momentum = 0.0
+    if bn.training and bn.track_running_stats:
+        bn.num_batches_tracked.add_(1)
+        momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+    return F.batch_norm(
+        x,
+        bn.running_mean,
+        bn.running_var,
+        bn.weight,
+        bn.bias,
+        bn.training or not bn.track_running_stats,
+        momentum,
+        bn.eps,
+    )
+
+
+class ConvBN(nn.Module):
+    """Conv3d with a (1, k, k) kernel, BatchNorm3d and an optional ReLU, computed as conv2d.
+
+    forward: (N*T, C_in, H, W) -> (N*T, C_out, H / stride, W / stride).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        *,
+        stride: int = 1,
+        groups: int = 1,
+        relu: bool = True,
+        bn_momentum: float = 0.1,
+    ) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv = nn.Conv3d(
+            in_channels,
+            out_channels,
+            (1, kernel_size, kernel_size),
+            stride=(1, stride, stride),
+            padding=(0, pad, pad),
+            groups=groups,
+            bias=False,
+        )
+        self.bn = nn.BatchNorm3d(out_channels, momentum=bn_momentum)
+        self.relu = relu
+        self._folded: tuple[tuple[tuple[int, int], ...], Tensor, Tensor] | None = None
+
+    def _conv2d(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        c = self.conv
+        return F.conv2d(x, weight, bias, c.stride[1:], c.padding[1:], c.dilation[1:], c.groups)
+
+    def _folded_weights(self) -> tuple[Tensor, Tensor]:
+        """Folded (weight, bias), recomputed only when a parameter or statistic changed (version counters)."""
+        tensors = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var)
+        key = tuple((t._version, t.data_ptr()) for t in tensors)
+        if self._folded is None or self._folded[0] != key:
+            with torch.no_grad():
+                weight, bias = fold_bn(self.conv.weight.squeeze(2), self.bn)
+            self._folded = (key, weight.contiguous(memory_format=torch.channels_last), bias)
+        return self._folded[1], self._folded[2]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training or isinstance(self.bn, nn.SyncBatchNorm):
+            out = batch_norm_2d(self.bn, self._conv2d(x, self.conv.weight.squeeze(2), None))
+        elif torch.is_grad_enabled():
+            # differentiable fold (cheap: weights only), so gradients reach inputs and parameters
+            out = self._conv2d(x, *fold_bn(self.conv.weight.squeeze(2), self.bn))
+        else:
+            out = self._conv2d(x, *self._folded_weights())
+        return F.relu(out, inplace=True) if self.relu else out
+
+    def train(self, mode: bool = True) -> ConvBN:
+        self._folded = None
+        return super().train(mode)
