@@ -1,0 +1,1 @@
+"""Pure analysis functions behind the dashboard and `epam export` (no Streamlit here)."""

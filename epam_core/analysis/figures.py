@@ -1,0 +1,236 @@
+"""Plotly figure builders for the dashboard: the same figure objects are shown on screen and exported.
+
+Colours are colour-blind safe (Okabe-Ito for the streams, viridis / a diverging purple-orange for matrices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+STREAM_COLOURS = {"rgb": "#E69F00", "pose": "#0072B2", "fused": "#009E73"}  # Okabe-Ito
+STREAM_LABELS = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
+SEQUENTIAL = "Viridis"
+DIVERGING = "PuOr"
+VALUES_MAX_CLASSES = 30  # above this many classes, cell numbers are hidden
+FONT = {"family": "Liberation Sans, Arial, Helvetica, sans-serif", "size": 13}
+
+
+def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
+    fig.update_layout(title={"text": title}, font=FONT, template="plotly_white", **kw)
+    return fig
+
+
+def accuracy_bars(summary: pd.DataFrame, title: str = "Accuracy per stream") -> go.Figure:
+    """Grouped bars: metric (top-1, top-5, mean-class) on x, one bar per stream."""
+    metrics = {"top1": "top-1", "top5": "top-5", "mean_class": "mean class"}
+    fig = go.Figure()
+    for _, row in summary.iterrows():
+        values = [row[m] * 100 for m in metrics]
+        fig.add_bar(
+            name=STREAM_LABELS.get(row["stream"], row["stream"]),
+            x=list(metrics.values()),
+            y=values,
+            marker_color=STREAM_COLOURS.get(row["stream"]),
+            text=[f"{v:.1f}" for v in values],
+            textposition="outside",
+        )
+    return _layout(fig, title, barmode="group", yaxis={"title": "accuracy (%)", "range": [0, 105]})
+
+
+def fusion_sweep(sweep: pd.DataFrame, best_alpha: float, alpha: float | None = None) -> go.Figure:
+    """Accuracy vs the RGB weight alpha (pose weight 1 - alpha), the best weight marked."""
+    fig = go.Figure()
+    for metric, dash in (("top1", "solid"), ("mean_class", "dot")):
+        fig.add_scatter(
+            x=sweep["alpha"],
+            y=sweep[metric] * 100,
+            mode="lines+markers",
+            name="top-1" if metric == "top1" else "mean class",
+            line={"color": STREAM_COLOURS["fused"], "dash": dash},
+        )
+    if np.isfinite(best_alpha):
+        fig.add_vline(
+            x=best_alpha,
+            line={"color": "#CC79A7", "dash": "dash"},
+            annotation_text=f"best α={best_alpha:.2f}",
+        )
+    if alpha is not None:
+        fig.add_vline(x=alpha, line={"color": "#555555"}, annotation_text=f"α={alpha:.2f}")
+    return _layout(
+        fig,
+        "Fused accuracy vs fusion weight",
+        xaxis={"title": "α  (fused = α·RGB + (1-α)·pose)", "range": [0, 1]},
+        yaxis={"title": "accuracy (%)"},
+    )
+
+
+def per_class_dots(table: pd.DataFrame, title: str = "Per-class accuracy") -> go.Figure:
+    """One marker per class and stream, classes in the table's row order."""
+    fig = go.Figure()
+    for stream in ("rgb", "pose", "fused"):
+        fig.add_scatter(
+            x=table["class"],
+            y=table[stream] * 100,
+            mode="markers",
+            name=STREAM_LABELS[stream],
+            marker={"color": STREAM_COLOURS[stream], "size": 9 if stream == "fused" else 7},
+        )
+    return _layout(
+        fig,
+        title,
+        xaxis={"title": "class", "type": "category", "tickangle": -45},
+        yaxis={"title": "accuracy (%)", "range": [-3, 103]},
+        height=420,
+    )
+
+
+def confusion_grid(
+    matrix: np.ndarray,
+    class_ids: np.ndarray,
+    class_names: list[str],
+    title: str,
+    counts: np.ndarray | None = None,
+    diverging: bool = False,
+    show_values: bool | None = None,
+) -> go.Figure:
+    """A confusion matrix drawn as square markers, so that a click selects a cell in Streamlit
+    (heatmap clicks are not reported there). ``matrix`` is the full (K, K) array; ``class_ids`` the
+    classes shown, in order. Each point's ``customdata`` is (true id, predicted id, count)."""
+    ids = np.asarray(class_ids, dtype=np.int64)
+    n = len(ids)
+    names = [class_names[i] for i in ids]
+    sub = np.asarray(matrix, dtype=np.float64)[np.ix_(ids, ids)]
+    cnt = sub if counts is None else np.asarray(counts)[np.ix_(ids, ids)]
+    show_values = n <= VALUES_MAX_CLASSES if show_values is None else show_values
+    cell = int(np.clip(640 // max(n, 1), 5, 44))
+    t_idx, p_idx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    t_idx, p_idx = t_idx.ravel(), p_idx.ravel()
+    values = sub[t_idx, p_idx]
+    is_int = np.allclose(values, np.round(values))
+    text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values]
+    bound = float(np.abs(values).max()) or 1.0
+    colour = (
+        {"colorscale": DIVERGING, "cmin": -bound, "cmax": bound}
+        if diverging
+        else {"colorscale": SEQUENTIAL, "cmin": 0.0, "cmax": bound}
+    )
+    fig = go.Figure(
+        go.Scatter(
+            x=[names[i] for i in p_idx],
+            y=[names[i] for i in t_idx],
+            mode="markers+text" if show_values else "markers",
+            marker={
+                "symbol": "square",
+                "size": cell,
+                "color": values,
+                "showscale": True,
+                "line": {"width": 0},
+                **colour,
+            },
+            text=text if show_values else None,
+            textfont={"size": max(7, min(12, cell // 3)), "color": "white"},
+            customdata=np.stack([ids[t_idx], ids[p_idx], cnt[t_idx, p_idx]], axis=1),
+            hovertemplate="true %{y}<br>predicted %{x}<br>value %{marker.color:.3f}"
+            "<br>samples %{customdata[2]}<extra></extra>",
+        )
+    )
+    side = cell * n + 200
+    tick = {
+        "type": "category",
+        "categoryorder": "array",
+        "showgrid": False,
+        "tickfont": {"size": max(6, min(12, cell // 2))},
+    }
+    return _layout(
+        fig,
+        title,
+        width=side + 60,
+        height=side,
+        xaxis={**tick, "categoryarray": names, "title": "predicted", "tickangle": -60, "side": "bottom"},
+        yaxis={**tick, "categoryarray": names[::-1], "title": "true"},
+        margin={"l": 140, "b": 140, "t": 60, "r": 20},
+    )
+
+
+def robustness_curves(curves: pd.DataFrame, noise: str, unit: str) -> go.Figure:
+    """Accuracy vs noise level (columns level, stream, top1, optional top1_std) for one noise type."""
+    fig = go.Figure()
+    for stream in ("rgb", "pose", "fused"):
+        part = curves[curves["stream"] == stream].sort_values("level")
+        if part.empty:
+            continue
+        std = part["top1_std"] * 100 if "top1_std" in part else None
+        fig.add_scatter(
+            x=part["level"],
+            y=part["top1"] * 100,
+            error_y=None if std is None else {"type": "data", "array": std, "visible": True},
+            mode="lines+markers",
+            name=STREAM_LABELS[stream],
+            line={"color": STREAM_COLOURS[stream]},
+        )
+    return _layout(
+        fig,
+        f"Top-1 accuracy under {noise}",
+        xaxis={"title": f"level ({unit})"},
+        yaxis={"title": "top-1 accuracy (%)", "range": [0, 103]},
+    )
+
+
+def topk_bars(scores: dict[str, pd.DataFrame], title: str = "Top-k scores") -> go.Figure:
+    """Horizontal bars of each stream's top-k softmax probabilities (dict stream -> topk_scores frame)."""
+    from plotly.subplots import make_subplots
+
+    streams = list(scores)
+    fig = make_subplots(rows=1, cols=len(streams), subplot_titles=[STREAM_LABELS[s] for s in streams])
+    for col, stream in enumerate(streams, start=1):
+        df = scores[stream]
+        fig.add_bar(
+            x=df["prob"][::-1],
+            y=df["class"][::-1],
+            orientation="h",
+            marker_color=STREAM_COLOURS[stream],
+            text=[f"{p:.2f}" for p in df["prob"][::-1]],
+            textposition="auto",
+            showlegend=False,
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(range=[0, 1], row=1, col=col)
+    return _layout(fig, title, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 30})
+
+
+def temporal_bars(temporal: np.ndarray, frame_labels: list[str] | None = None) -> go.Figure:
+    """One bar per frame: the temporal attention."""
+    t = len(temporal)
+    labels = frame_labels or [str(i) for i in range(t)]
+    fig = go.Figure(
+        go.Bar(
+            x=labels, y=temporal, marker={"color": temporal, "colorscale": SEQUENTIAL, "cmin": 0, "cmax": 1}
+        )
+    )
+    return _layout(
+        fig,
+        "Temporal attention per frame",
+        height=220,
+        xaxis={"title": "frame", "type": "category"},
+        yaxis={"range": [0, 1]},
+        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+    )
+
+
+def joint_importance(importance: np.ndarray, joint_names: list[str], title: str) -> go.Figure:
+    """Horizontal bars of per-joint attribution (largest at the top)."""
+    order = np.argsort(importance)
+    fig = go.Figure(
+        go.Bar(
+            x=np.asarray(importance)[order],
+            y=[joint_names[i] for i in order],
+            orientation="h",
+            marker_color=STREAM_COLOURS["pose"],
+        )
+    )
+    return _layout(
+        fig, title, height=460, xaxis={"title": "drop in the class score when the joint is removed"}
+    )

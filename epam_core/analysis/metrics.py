@@ -1,0 +1,97 @@
+"""Accuracy metrics over logits, consistent with scikit-learn's definitions.
+
+Samples whose label is -1 (unknown, as in label-free runs) are left out of every metric; when no sample has
+a label the metrics are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from epam_core.runs import STREAMS, EvalRun
+
+
+def labelled(labels: np.ndarray) -> np.ndarray:
+    """Boolean mask (S,) of samples with a known label."""
+    return np.asarray(labels) >= 0
+
+
+def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
+    """Fraction of labelled samples whose label is among the ``k`` highest logits (ties: lower index first).
+
+    Equals ``sklearn.metrics.top_k_accuracy_score`` when there are no ties.
+    """
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    keep = labelled(labels)
+    if not keep.any():
+        return float("nan")
+    k = min(k, logits.shape[1])
+    topk = np.argsort(-logits[keep], axis=1, kind="stable")[:, :k]  # (S', k)
+    return float((topk == labels[keep, None]).any(axis=1).mean())
+
+
+def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K, K) int64 counts, rows = true class, columns = predicted class (sklearn's layout)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    keep = labelled(labels)
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (labels[keep], preds[keep]), 1)
+    return cm
+
+
+def per_class_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K,) recall of each class; NaN for a class with no sample."""
+    cm = confusion_matrix(labels, preds, num_classes)
+    support = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+
+
+def mean_class_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> float:
+    """Mean of the per-class accuracies over the classes present (sklearn's balanced accuracy)."""
+    acc = per_class_accuracy(labels, preds, num_classes)
+    return float(np.nanmean(acc)) if np.isfinite(acc).any() else float("nan")
+
+
+def stream_summary(run: EvalRun) -> pd.DataFrame:
+    """One row per stream (rgb, pose, fused): top-1, top-5 and mean-class accuracy."""
+    labels = run.labels
+    rows = []
+    for stream in STREAMS:
+        logits = run.logits(stream)
+        preds = logits.argmax(axis=1) if logits.size else np.zeros(0, dtype=np.int64)
+        rows.append(
+            {
+                "stream": stream,
+                "top1": topk_accuracy(logits, labels, 1),
+                "top5": topk_accuracy(logits, labels, 5),
+                "mean_class": mean_class_accuracy(labels, preds, run.num_classes),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def per_class_table(run: EvalRun) -> pd.DataFrame:
+    """Per-class accuracy of the three streams, the support, and ``fusion_gain`` = fused - max(rgb, pose)."""
+    labels = run.labels
+    table = pd.DataFrame(
+        {
+            "class_id": np.arange(run.num_classes),
+            "class": run.class_names,
+            "support": np.bincount(labels[labelled(labels)], minlength=run.num_classes),
+        }
+    )
+    for stream in STREAMS:
+        table[stream] = per_class_accuracy(labels, run.logits(stream).argmax(axis=1), run.num_classes)
+    table["fusion_gain"] = table["fused"] - table[["rgb", "pose"]].max(axis=1)
+    return table
+
+
+def topk_scores(logits: np.ndarray, class_names: list[str], k: int = 5) -> pd.DataFrame:
+    """The ``k`` best classes of one sample's logits (K,) with their softmax probabilities."""
+    logits = np.asarray(logits, dtype=np.float64)
+    prob = np.exp(logits - logits.max())
+    prob /= prob.sum()
+    order = np.argsort(-logits, kind="stable")[:k]
+    return pd.DataFrame({"class": [class_names[i] for i in order], "class_id": order, "prob": prob[order]})

@@ -1,0 +1,96 @@
+"""Figure builders (plotly and matplotlib), exports and tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from epam_core.analysis import figures, paper_figures, tables
+
+NAMES = [f"class {i}" for i in range(40)]
+
+
+def _summary() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "stream": ["rgb", "pose", "fused"],
+            "top1": [0.5, 0.6, 0.8],
+            "top5": [0.9, 0.9, 1.0],
+            "mean_class": [0.4, 0.5, 0.7],
+        }
+    )
+
+
+def test_accuracy_bars_values():
+    fig = figures.accuracy_bars(_summary())
+    assert [t.name for t in fig.data] == ["RGB", "Pose", "Fused"]
+    assert list(fig.data[2].y) == pytest.approx([80.0, 100.0, 70.0])
+
+
+def test_confusion_grid_cells_and_value_threshold():
+    cm = np.arange(40 * 40).reshape(40, 40)
+    ids = np.array([3, 1, 7])
+    fig = figures.confusion_grid(cm, ids, NAMES, "cm")
+    points = fig.data[0]
+    assert len(points.x) == 9 and points.mode == "markers+text"
+    # the cell (true 1, predicted 7): row-major over the shown order 3, 1, 7
+    k = 1 * 3 + 2
+    assert (points.y[k], points.x[k]) == ("class 1", "class 7")
+    assert points.customdata[k].tolist() == [1, 7, cm[1, 7]]
+    assert points.marker.color[k] == cm[1, 7]
+    assert list(fig.layout.yaxis.categoryarray) == ["class 7", "class 1", "class 3"]  # first class on top
+    big = figures.confusion_grid(cm, np.arange(40), NAMES, "cm")
+    assert big.data[0].mode == "markers"  # numbers hidden above 30 classes
+    diff = figures.confusion_grid(cm - cm.T, ids, NAMES, "diff", diverging=True)
+    assert diff.data[0].marker.cmin == -diff.data[0].marker.cmax
+
+
+def test_fusion_and_robustness_figures():
+    sweep = pd.DataFrame({"alpha": [0.0, 0.5, 1.0], "top1": [0.5, 0.8, 0.6], "mean_class": [0.4, 0.7, 0.5]})
+    fig = figures.fusion_sweep(sweep, 0.5, alpha=0.3)
+    assert list(fig.data[0].y) == pytest.approx([50, 80, 60])
+    assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.3]
+    curves = pd.DataFrame(
+        {"level": [0, 1, 0, 1], "stream": ["pose", "pose", "fused", "fused"], "top1": [0.9, 0.5, 0.95, 0.8]}
+    )
+    fig = figures.robustness_curves(curves, "jitter_px", "px")
+    assert [t.name for t in fig.data] == ["Pose", "Fused"]
+    assert list(fig.data[0].y) == pytest.approx([90, 50])
+
+
+def test_paper_figures_export_all_formats(tmp_path):
+    cm = np.random.default_rng(0).integers(0, 9, (12, 12))
+    with paper_figures.style("paper"):
+        fig = paper_figures.confusion(cm, NAMES[:12], title="cm")
+        paths = paper_figures.save_figure(fig, tmp_path / "cm")
+    assert [p.name for p in paths] == ["cm.pdf", "cm.svg", "cm.png"]
+    assert paths[0].read_bytes().startswith(b"%PDF-")
+    assert b"<svg" in paths[1].read_bytes()[:400]
+    assert paths[2].read_bytes().startswith(b"\x89PNG")
+    assert not list(tmp_path.glob(".*partial*"))
+    with pytest.raises(ValueError, match="style"):
+        with paper_figures.style("poster"):
+            pass
+
+
+def test_png_size_follows_figure_size():
+    import io
+
+    from PIL import Image
+
+    size = paper_figures.FigureSize(4.0, 2.0, dpi=100)
+    png = paper_figures.figure_bytes(paper_figures.accuracy_bars(_summary(), size), "png")
+    width, height = Image.open(io.BytesIO(png)).size
+    assert 300 <= width <= 420 and 150 <= height <= 220  # bbox "tight" trims a little
+
+
+def test_tables_csv_and_latex(tmp_path):
+    table = _summary()
+    assert tables.to_csv(table).splitlines()[1] == "rgb,0.5,0.9,0.4"
+    tex = tables.to_latex(table, caption="Accuracy", label="tab:acc")
+    assert "\\toprule" in tex and "\\caption{Accuracy}" in tex
+    assert "fused & 80.0 & 100.0 & 70.0 \\\\" in tex
+    assert "mean class" in tex  # underscores turned into spaces
+    csv, tex_path = tables.save_table(table, tmp_path / "summary")
+    assert csv.read_text() == tables.to_csv(table) and tex_path.read_text() == tables.to_latex(table)
