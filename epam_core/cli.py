@@ -10,7 +10,10 @@ import sys
 
 from epam_core.errors import EpamError
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "epam_core.commands.profile",
+    "epam_core.commands.bench",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,8 +88,8 @@ class ConvBN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.training or isinstance(self.bn, nn.SyncBatchNorm):
             out = batch_norm_2d(self.bn, self._conv2d(x, self.conv.weight.squeeze(2), None))
-        elif torch.is_grad_enabled():
-            # differentiable fold (cheap: weights only), so gradients reach inputs and parameters
+        elif torch.is_grad_enabled() or torch.compiler.is_compiling():
+            # fold on the fly (cheap: weights only): differentiable, and constant-folded by torch.compile
             out = self._conv2d(x, *fold_bn(self.conv.weight.squeeze(2), self.bn))
         else:
             out = self._conv2d(x, *self._folded_weights())
