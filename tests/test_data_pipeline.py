@@ -146,6 +146,19 @@ def test_normalisation_and_noise(blob):
     torch.testing.assert_close(clip_to_tensors(same, CFG)[1], heat)
 
 
+def test_keypoints_follow_a_resized_copy_of_the_video(blob, tmp_path):
+    root, frames, ann = blob
+    full = load_clip(ann, root / "blob.webm", CFG)
+    write_webm(tmp_path / "half.webm", np.ascontiguousarray(frames[:, ::2, ::2]), fps=10)
+    half = load_clip(ann, tmp_path / "half.webm", CFG)
+    assert half.img_shape == (H // 2, W // 2)
+    np.testing.assert_allclose(half.keypoint, full.keypoint / 2)
+    np.testing.assert_allclose(half.box, np.array(full.box) / 2, atol=1)
+    write_webm(tmp_path / "other.webm", np.ascontiguousarray(frames[:, :, :64]), fps=10)
+    with pytest.raises(DataError, match=r"video frames are 64x96 but the keypoints are for 128x96 images"):
+        load_clip(ann, tmp_path / "other.webm", CFG)
+
+
 def test_dataset_modes_and_determinism(blob):
     root, _, _ = blob
     test_ds = PoseRGBDataset(root / "ann.pkl", root, CFG, split="test")

@@ -82,7 +82,7 @@ def read_frames(path: str | Path, indices: Sequence[int] | np.ndarray) -> np.nda
             if target - pos > SEEK_GAP:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, target)
                 pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
-                if pos != target:  # inexact seek: fall back to a fresh sequential walk
+                if not 0 <= pos <= target:  # the container cannot seek there: walk from the start
                     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                     pos = 0
             while pos <= target:
