@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: setup test dashboard bench lint demo clean
+.PHONY: setup poses test dashboard bench lint demo clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# MediaPipe (pose extraction) needs protobuf < 5, so it gets its own environment: a pinned, closed set.
+POSES_VENV := .venv-poses
+POSES_STAMP := $(POSES_VENV)/.installed
+POSES_REQ := epam_core/poses/requirements.txt
+
+poses: $(POSES_STAMP)
+
+$(POSES_STAMP): $(POSES_REQ)
+	$(PY) -m venv $(POSES_VENV)
+	$(POSES_VENV)/bin/pip install --quiet --no-deps -r $(POSES_REQ)
+	$(POSES_VENV)/bin/python -c "import mediapipe; mediapipe.solutions.pose.Pose(model_complexity=1).close()"
+	touch $(POSES_STAMP)
+
+test: $(STAMP) $(POSES_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
