@@ -27,9 +27,7 @@ def test_overlay_blends_colormap():
     assert overlay.overlay_attention(frames, np.ones((1, 2, 2)), alpha=0.0).max() == 0
 
 
-def test_keypoints_to_crop_and_skeleton():
-    pts = overlay.keypoints_to_crop(np.array([[10.0, 20.0], [30.0, 40.0]]), (10, 20, 50, 60), 80)
-    np.testing.assert_allclose(pts, [[0, 0], [40, 40]])
+def test_draw_skeleton():
     frame = np.zeros((64, 64, 3), np.uint8)
     kp = np.array([[[10, 10], [50, 50], [10, 50]]], np.float32)
     drawn = overlay.draw_skeleton(frame, kp, np.array([[1.0, 1.0, 0.0]]), limbs=((0, 1), (1, 2)))

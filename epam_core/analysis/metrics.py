@@ -95,3 +95,37 @@ def topk_scores(logits: np.ndarray, class_names: list[str], k: int = 5) -> pd.Da
     prob /= prob.sum()
     order = np.argsort(-logits, kind="stable")[:k]
     return pd.DataFrame({"class": [class_names[i] for i in order], "class_id": order, "prob": prob[order]})
+
+
+def robustness_curves(sweep: pd.DataFrame, noise: str) -> pd.DataFrame:
+    """Top-1 accuracy per (level, stream) of one noise type of a robustness sweep (``robustness.parquet``
+    rows), averaged over seeds: columns level, stream, top1, top1_std (over seeds), samples."""
+    part = sweep[(sweep["noise"] == noise) & (sweep["label"] >= 0)]
+    rows = []
+    for stream in STREAMS:
+        column = f"{stream}_pred"
+        if column not in part:
+            if f"{stream}_logits" not in part:
+                continue
+            preds = np.array([int(np.argmax(v)) for v in part[f"{stream}_logits"]], dtype=np.int64)
+        else:
+            preds = part[column].to_numpy(dtype=np.int64)
+        correct = pd.DataFrame(
+            {
+                "level": part["level"].to_numpy(),
+                "seed": part["seed"].to_numpy(),
+                "ok": preds == part["label"].to_numpy(),
+            }
+        )
+        per_seed = correct.groupby(["level", "seed"])["ok"].agg(["mean", "size"]).reset_index()
+        for level, group in per_seed.groupby("level"):
+            rows.append(
+                {
+                    "level": float(level),
+                    "stream": stream,
+                    "top1": float(group["mean"].mean()),
+                    "top1_std": float(group["mean"].std(ddof=0)),
+                    "samples": int(group["size"].iloc[0]),
+                }
+            )
+    return pd.DataFrame(rows, columns=["level", "stream", "top1", "top1_std", "samples"])

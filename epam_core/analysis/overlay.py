@@ -57,13 +57,6 @@ def overlay_attention(
     )
 
 
-def keypoints_to_crop(keypoint: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
-    """Image-pixel keypoints (..., 2) -> pixels of the square crop of ``box`` resized to ``size``."""
-    x0, y0, x1, y1 = box
-    scale = np.array([size / max(x1 - x0, 1e-6), size / max(y1 - y0, 1e-6)], dtype=np.float32)
-    return (np.asarray(keypoint, dtype=np.float32) - np.array([x0, y0], dtype=np.float32)) * scale
-
-
 def draw_skeleton(
     frame: np.ndarray,
     keypoints: np.ndarray,

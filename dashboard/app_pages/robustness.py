@@ -1,0 +1,112 @@
+"""Robustness: skeleton noise applied live to one sample (noisy skeleton, new attention, new scores), and
+accuracy-vs-level curves from the run's sweep or computed on a subset on demand."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from epam_core.analysis import figures, live, metrics, overlay
+from epam_core.data.class_names import COCO_LIMBS
+from epam_core.data.noise import NOISE_TYPES
+from epam_core.errors import EpamError
+
+STREAMS = ("rgb", "pose", "fused")
+
+run = state.require_run()
+st.title("Robustness")
+c1, c2, c3 = st.columns([2, 2, 1])
+with c1:
+    sample_id = state.synced_selectbox("Sample", list(run.sample_ids), "sample_id")
+noise = c2.selectbox("Noise type", list(NOISE_TYPES), key="noise_type")
+seed = int(c3.number_input("Seed", 0, 10_000, 0, key="noise_seed"))
+spec = NOISE_TYPES[noise]
+st.caption(f"**{noise}** ({spec.unit}): {spec.description}")
+
+
+@st.fragment
+def live_panel() -> None:
+    """Re-runs only this panel when the level moves: the clip is decoded once, the heatmaps and forward change."""
+    try:
+        clip, model, config = state.load_clip(run, sample_id)
+    except EpamError as err:
+        st.error(f"Sample {sample_id} cannot be re-run. {err}")
+        return
+    level = st.slider(
+        f"Level ({spec.unit})", 0.0, float(spec.max_level), 0.0, spec.max_level / 20, key="noise_level"
+    )
+    start = time.perf_counter()
+    result = state.forward(str(run.path), sample_id, noise, level, seed, clip, model, config)
+    elapsed = time.perf_counter() - start
+    label = int(run.predictions.set_index("sample_id").loc[sample_id, "label"])
+    cols = st.columns(4)
+    cols[0].metric("true class", run.class_names[label] if label >= 0 else "unknown")
+    for col, stream in zip(cols[1:], STREAMS, strict=True):
+        top = metrics.topk_scores(result.logits(stream), run.class_names, 1).iloc[0]
+        col.metric(
+            f"{figures.STREAM_LABELS[stream]} prediction",
+            top["class"],
+            f"p = {top['prob']:.3f}",
+            delta_color="off",
+        )
+    st.caption(f"Forward pass with noise: {elapsed * 1000:.0f} ms (cached levels are instant).")
+    frames = overlay.overlay_attention(clip.rgb_frames, result.spatial, 0.45)
+    noisy = replace(clip, keypoint=result.keypoint, keypoint_score=result.keypoint_score)
+    kp, score = live.rgb_keypoints(noisy, config.input.frame_stride)
+    frames = np.stack(
+        [overlay.draw_skeleton(f, p, s, COCO_LIMBS) for f, p, s in zip(frames, kp, score, strict=True)]
+    )
+    st.image(
+        overlay.frame_strip(frames, result.temporal),
+        caption="noisy skeleton and the new attention",
+        width="stretch",
+    )
+    k = min(5, run.num_classes)
+    scores = {s: metrics.topk_scores(result.logits(s), run.class_names, k) for s in STREAMS}
+    st.plotly_chart(figures.topk_bars(scores, f"Top-{k} scores at {noise} = {level:g}"), key="robust_topk")
+
+
+live_panel()
+
+st.header("Accuracy vs noise level")
+if not run.has_labels:
+    st.info("This run has no labels: accuracy curves need labels.")
+    st.stop()
+sweep = run.robustness
+if sweep is not None and noise in set(sweep["noise"]):
+    curves = metrics.robustness_curves(sweep, noise)
+    st.caption(
+        f"From the run's sweep (`robustness.parquet`), mean ± std over {sweep['seed'].nunique()} seeds."
+    )
+    st.plotly_chart(figures.robustness_curves(curves, noise, spec.unit), key="robust_curves")
+    st.dataframe(curves, hide_index=True, key="robust_table")
+else:
+    have = ", ".join(sorted(set(sweep["noise"]))) if sweep is not None else "none"
+    st.caption(f"The run's sweep has no {noise} (it has: {have}). Compute it on a subset of the samples:")
+    n = st.number_input("Samples", 1, len(run.sample_ids), min(24, len(run.sample_ids)), key="subset_n")
+    key = (str(run.path), noise, int(n), seed)
+    if st.button("Compute on a subset", key="subset_go"):
+        rows, bar = [], st.progress(0.0, text="Re-running the model…")
+        ids = list(run.sample_ids[: int(n)])
+        for i, sid in enumerate(ids):
+            try:
+                clip, model, config = state.load_clip(run, sid)
+            except EpamError as err:
+                st.warning(f"Skipped {sid}: {err}")
+                continue
+            for level in spec.default_levels:
+                res = state.forward(str(run.path), sid, noise, float(level), seed, clip, model, config)
+                rows.append({"noise": noise, "level": float(level), "seed": seed, "sample_id": sid, "label": clip.label}
+                            | {f"{s}_pred": int(np.argmax(res.logits(s))) for s in STREAMS})  # fmt: skip
+            bar.progress((i + 1) / len(ids), text=f"{i + 1}/{len(ids)} samples")
+        st.session_state["subset_sweep"] = (key, pd.DataFrame(rows))
+    stored = st.session_state.get("subset_sweep")
+    if stored and stored[0] == key and len(stored[1]):
+        curves = metrics.robustness_curves(stored[1], noise)
+        st.plotly_chart(figures.robustness_curves(curves, noise, spec.unit), key="subset_curves")
+        st.dataframe(curves, hide_index=True, key="subset_table")

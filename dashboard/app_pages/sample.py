@@ -1,0 +1,123 @@
+"""Sample: the model's person-centric frames with EPAM-Net's spatial attention overlaid, its temporal attention
+as a bar under each frame, the skeleton, the three streams' top-k scores, and Captum attributions on demand."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import state
+from epam_core.analysis import figures, live, metrics, overlay
+from epam_core.analysis.attribution import RGB_METHODS
+from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
+from epam_core.errors import EpamError
+
+STREAMS = ("rgb", "pose", "fused")
+
+run = state.require_run()
+st.title("Sample")
+ids = list(run.sample_ids)
+predictions = run.predictions.set_index("sample_id")
+wrong_only = st.toggle(
+    "Only samples the fused stream gets wrong", key="sample_wrong", disabled=not run.has_labels
+)
+if wrong_only:
+    wrong = (run.labels >= 0) & (run.logits("fused").argmax(axis=1) != run.labels)
+    ids = [s for s, w in zip(ids, wrong, strict=True) if w] or ids
+
+
+def describe(sample_id: str) -> str:
+    row = predictions.loc[sample_id]
+    truth = run.class_names[row["label"]] if row["label"] >= 0 else "unlabelled"
+    return f"{sample_id} · {truth} → {run.class_names[row['fused_pred']]}"
+
+
+sample_id = state.synced_selectbox("Sample", ids, "sample_id", format_func=describe)
+row = predictions.loc[sample_id]
+label = int(row["label"])
+k = min(5, run.num_classes)
+scores = {s: metrics.topk_scores(np.asarray(row[f"{s}_logits"]), run.class_names, k) for s in STREAMS}
+cols = st.columns(4)
+cols[0].metric("true class", run.class_names[label] if label >= 0 else "unknown")
+for col, s in zip(cols[1:], STREAMS, strict=True):
+    top = scores[s].iloc[0]
+    col.metric(
+        f"{figures.STREAM_LABELS[s]} prediction", top["class"], f"p = {top['prob']:.2f}", delta_color="off"
+    )
+st.plotly_chart(figures.topk_bars(scores, f"Top-{k} scores in the run"), key="sample_topk")
+
+st.header("Frames, attention and skeleton")
+try:
+    clip, model, config = state.load_clip(run, sample_id)
+except EpamError as err:
+    st.error(f"The frames of {sample_id} cannot be shown. {err}")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+show_att = c1.toggle("Spatial attention overlay", value=True, key="sample_att")
+show_skel = c2.toggle("Skeleton", value=True, key="sample_skel")
+alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05, key="sample_alpha")
+if run.attention is not None:
+    spatial, temporal = run.attention.for_sample(sample_id)
+    st.caption("Attention as stored in the run (`attention.npz`).")
+else:
+    result = state.forward(str(run.path), sample_id, None, 0.0, 0, clip, model, config)
+    spatial, temporal = result.spatial, result.temporal
+    st.caption("The run stores no attention; it was recomputed with the run's model.")
+frames = clip.rgb_frames
+if show_att:
+    frames = overlay.overlay_attention(frames, spatial, alpha)
+if show_skel:
+    kp, score = live.rgb_keypoints(clip, config.input.frame_stride)
+    frames = np.stack(
+        [overlay.draw_skeleton(f, p, s, COCO_LIMBS) for f, p, s in zip(frames, kp, score, strict=True)]
+    )
+st.image(
+    overlay.frame_strip(frames, temporal),
+    caption=f"{len(frames)} RGB frames (video frames {', '.join(map(str, clip.rgb_indices))}); "
+    "bar under each frame = temporal attention",
+    width="stretch",
+)
+legend, bars = st.columns([1, 2])
+with legend:
+    st.pyplot(overlay.legend_figure("spatial / temporal attention"), width="content")
+    st.caption(
+        f"Attention computed on a {spatial.shape[1]}×{spatial.shape[2]} grid, upsampled bilinearly to "
+        f"{clip.rgb_frames.shape[1]}×{clip.rgb_frames.shape[2]} px."
+    )
+with bars:
+    st.plotly_chart(figures.temporal_bars(temporal), key="sample_temporal")
+
+st.header("Attributions (Captum)")
+a1, a2, a3 = st.columns(3)
+stream = a1.selectbox("Stream", STREAMS, index=2, format_func=figures.STREAM_LABELS.get, key="attr_stream")
+target = a2.selectbox(
+    "Class", list(range(run.num_classes)), index=int(row["fused_pred"]), format_func=run.class_names.__getitem__,
+    key="attr_target",
+)  # fmt: skip
+method = a3.selectbox(
+    "RGB method", RGB_METHODS, format_func={"gradcam": "Grad-CAM", "saliency": "Saliency"}.get
+)
+key = (str(run.path), sample_id, stream, int(target), method)
+if st.button("Compute attributions", key="attr_go"):
+    st.session_state["attr_key"] = key
+if st.session_state.get("attr_key") == key:
+    joints, rgb_map = state.attributions(*key, clip, model, config)
+    st.plotly_chart(
+        figures.joint_importance(joints, list(COCO_KEYPOINTS), f"Per-joint importance ({stream} stream)"),
+        key="attr_joints",
+    )
+    if rgb_map.any():
+        st.image(
+            overlay.frame_strip(
+                overlay.overlay_attention(clip.rgb_frames, rgb_map, 0.55), rgb_map.mean(axis=(1, 2))
+            ),
+            caption=f"{method} on the RGB frames (bar = mean over the frame)",
+            width="stretch",
+        )
+    else:
+        st.info(f"The {stream} stream does not depend on the RGB frames here: no RGB attribution.")
+else:
+    st.caption(
+        "Attributions are computed on demand (a few seconds on CPU) and cached per sample, stream and class."
+    )

@@ -1,0 +1,212 @@
+"""Cached loaders around epam_core for the dashboard pages, and the selections shared between pages.
+
+Runs are cached with ``st.cache_data`` keyed by path and modification time (a re-written run is re-read);
+models with ``st.cache_resource`` (one shared object per process, in eval mode, never mutated).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from epam_core.analysis import attribution, live
+from epam_core.checkpoint import LoadedCheckpoint, load_checkpoint
+from epam_core.config import EPAMNetConfig, InputConfig
+from epam_core.data.noise import NoiseSpec
+from epam_core.data.pipeline import Clip
+from epam_core.data.pyskl import PoseAnnotations, load_annotations
+from epam_core.errors import CheckpointError, DataError, EpamError, RunError
+from epam_core.runs import MANIFEST, EvalRun, read_run
+
+log = logging.getLogger(__name__)
+
+RUNS_ENV = "EPAM_RUNS_DIR"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_RUNS = REPO / "checkpoints" / "runs"
+DEMO_RUN = "demo_synthactions"
+
+# An interactive server on a small machine: one intra-op thread per forward pass avoids oversubscription.
+torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
+
+
+def runs_root() -> Path:
+    """The directory the run picker lists (``--runs`` of `epam dashboard`, through the environment)."""
+    return Path(os.environ.get(RUNS_ENV) or DEFAULT_RUNS)
+
+
+def _mtime(path: Path) -> float:
+    """Latest modification time of a directory and the files directly in it (0 when absent)."""
+    if not path.exists():
+        return 0.0
+    times = [path.stat().st_mtime] + [p.stat().st_mtime for p in path.iterdir() if p.is_file()]
+    return max(times)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the evaluation run…")
+def _read_run(path: str, mtime: float) -> EvalRun:
+    return read_run(path)
+
+
+def load_run(path: str | Path) -> EvalRun:
+    """The run at ``path`` (cached until one of its files changes); raises ``RunError``."""
+    return _read_run(str(Path(path).resolve()), _mtime(Path(path)))
+
+
+def current_run(key: str = "run_path") -> EvalRun | None:
+    """The run chosen in the sidebar (``key``), or None; a broken run shows its error and stops the page."""
+    path = st.session_state.get(key)
+    if not path:
+        return None
+    try:
+        return load_run(path)
+    except EpamError as err:
+        st.error(f"Cannot open the evaluation run. {err}")
+        st.stop()
+
+
+def require_run() -> EvalRun:
+    """The selected run; explains what to do and stops the page when there is none."""
+    run = current_run()
+    if run is None:
+        st.info(
+            f"No evaluation run selected. Runs are listed from `{runs_root()}`; write one with `epam evaluate`."
+        )
+        st.stop()
+    return run
+
+
+def compare_run(run: EvalRun) -> EvalRun | None:
+    """The second run chosen for comparison, if it has the same classes (else a warning and None)."""
+    other = current_run("compare_path")
+    if other is None or other.path == run.path:
+        return None
+    if other.class_names != run.class_names:
+        st.warning(f"{other.path.name} has other classes than {run.path.name}; it cannot be compared.")
+        return None
+    return other
+
+
+# --- model, clips, forward passes -------------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _load_checkpoint(path: str, mtime: float) -> LoadedCheckpoint:
+    return load_checkpoint(path)
+
+
+def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
+    """The run's model (cached), checked against the run; raises ``CheckpointError`` / ``RunError``."""
+    ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint"))
+    if ckpt is None:
+        raise RunError(run.path / MANIFEST, "names no model.checkpoint, so the model cannot be re-run")
+    if not ckpt.is_file():
+        raise CheckpointError(ckpt, f"checkpoint not found (named by {run.path / MANIFEST})")
+    loaded = _load_checkpoint(str(ckpt), ckpt.stat().st_mtime)
+    live.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
+    return loaded.model, loaded.model.config, ckpt
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the annotations…")
+def _annotations(path: str, mtime: float) -> PoseAnnotations:
+    return load_annotations(path)
+
+
+def ensure_videos(run: EvalRun) -> None:
+    """Regenerate the bundled demo's SynthActions videos when the manifest says how and they are absent."""
+    dataset = run.manifest.get("dataset") or {}
+    synth, videos = dataset.get("synth"), run.resolve(dataset.get("videos"))
+    if not synth or videos is None or videos.is_dir():
+        return
+    from epam_core.data.synth import generate_synthactions
+
+    out_dir = run.resolve(synth.get("out_dir")) or videos.parent
+    args = {k: v for k, v in synth.items() if k != "out_dir"}
+    with st.spinner(f"Generating the demo videos into {out_dir} (first use only)…"):
+        generate_synthactions(out_dir, **args)
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding the video…")
+def _clip(run_path: str, run_mtime: float, sample_id: str, _run: EvalRun, _input_cfg: InputConfig) -> Clip:
+    from epam_core.data.dataset import find_video
+    from epam_core.data.pipeline import load_clip
+
+    source = live.sample_source(_run)
+    if not source.annotation.is_file():
+        raise DataError(source.annotation, f"annotation file not found (named by {_run.path / MANIFEST})")
+    annotation = _annotations(str(source.annotation), source.annotation.stat().st_mtime).sample(sample_id)
+    if source.videos is None:
+        raise RunError(_run.path / MANIFEST, "names no dataset.videos, so the frames cannot be shown")
+    return load_clip(annotation, find_video(source.videos, sample_id), _input_cfg)
+
+
+def load_clip(run: EvalRun, sample_id: str) -> tuple[Clip, torch.nn.Module, EPAMNetConfig]:
+    """The decoded, cropped clip of one sample and the run's model; raises ``EpamError`` naming the file."""
+    model, config, _ = run_model(run)
+    ensure_videos(run)
+    clip = _clip(str(run.path), _mtime(run.path), sample_id, run, config.input)
+    return clip, model, config
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def forward(
+    run_path: str,
+    sample_id: str,
+    noise: str | None,
+    level: float,
+    seed: int,
+    _clip: Clip,
+    _model: torch.nn.Module,
+    _config: EPAMNetConfig,
+) -> live.LiveResult:
+    """The model on one clip at one noise level (cached: moving the slider back is instant)."""
+    specs = [NoiseSpec(noise, level)] if noise and level > 0 else None
+    return live.forward_clip(_model, _clip, _config.input, specs, seed)
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing attributions with Captum…")
+def attributions(
+    run_path: str,
+    sample_id: str,
+    stream: str,
+    target: int,
+    method: str,
+    _clip: Clip,
+    _model: torch.nn.Module,
+    _config: EPAMNetConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached)."""
+    rgb, pose = live.clip_tensors(_clip, _config.input)
+    joints = attribution.joint_importance(_model, rgb, pose, target, stream)
+    return joints, attribution.rgb_attribution(_model, rgb, pose, target, stream, method)
+
+
+# --- selections shared between pages ----------------------------------------------------------------------
+
+
+def synced_selectbox(label: str, options: list, state_key: str, **kwargs: Any) -> Any:
+    """A selectbox whose value lives in ``session_state[state_key]`` (kept across pages, settable by others)."""
+    widget_key = f"_{state_key}_widget"
+    current = st.session_state.get(state_key)
+    if current in options:
+        st.session_state[widget_key] = current
+    elif options:
+        st.session_state[widget_key] = options[0]
+
+    def copy() -> None:
+        st.session_state[state_key] = st.session_state[widget_key]
+
+    value = st.selectbox(label, options, key=widget_key, on_change=copy, **kwargs)
+    st.session_state[state_key] = value
+    return value
+
+
+def open_sample(sample_id: str) -> None:
+    """Select a sample and go to the Sample page."""
+    st.session_state["sample_id"] = sample_id
+    st.switch_page("app_pages/sample.py")

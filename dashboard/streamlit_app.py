@@ -1,0 +1,66 @@
+"""EPAM-Net analysis dashboard: the shared sidebar (run pickers) and the page router.
+
+Run it with `epam dashboard [--runs DIR]` (or `make dashboard`); the runs directory comes in through the
+``EPAM_RUNS_DIR`` environment variable and defaults to the bundled ``checkpoints/runs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import state
+from epam_core.runs import list_runs
+
+log = logging.getLogger("epam.dashboard")
+
+st.set_page_config(page_title="EPAM-Net dashboard", page_icon="🎬", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
+    st.Page("app_pages/confusion.py", title="Confusion", icon="🧮", url_path="confusion"),
+    st.Page("app_pages/sample.py", title="Sample", icon="🎞️", url_path="sample"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon="🌪️", url_path="robustness"),
+    st.Page("app_pages/export.py", title="Export", icon="📦", url_path="export"),
+]
+
+
+def sidebar() -> None:
+    """Pick the evaluation run (default: the bundled demo) and a second run to compare with."""
+    root = state.runs_root()
+    runs = {p.name: str(p) for p in list_runs(root)}
+    with st.sidebar:
+        st.header("Evaluation run")
+        other = st.text_input(
+            "Run directory (optional)", key="custom_run", help="Any run written by `epam evaluate`"
+        )
+        if other.strip():
+            st.session_state["run_path"] = str(Path(other.strip()).expanduser())
+            st.caption(f"Using `{st.session_state['run_path']}`")
+        elif runs:
+            names = list(runs)
+            default = state.DEMO_RUN if state.DEMO_RUN in runs else names[0]
+            query = st.query_params.get("run")
+            st.session_state.setdefault("_run_name", query if query in runs else default)
+            name = state.synced_selectbox("Run", names, "_run_name", help=f"Runs found in {root}")
+            st.session_state["run_path"] = runs[name]
+            st.query_params["run"] = name
+        else:
+            st.session_state["run_path"] = None
+            st.warning(
+                f"No evaluation runs in `{root}`. Write one with `epam evaluate` or pass `--runs DIR`."
+            )
+        compare = ["(none)", *[n for n in runs if runs[n] != st.session_state.get("run_path")]]
+        choice = state.synced_selectbox("Compare with", compare, "_compare_name")
+        st.session_state["compare_path"] = runs.get(choice)
+
+
+sidebar()
+page = st.navigation(PAGES)
+try:
+    page.run()
+except Exception as err:  # the last line of defence: a message, never a traceback in the browser
+    log.exception("page %s failed", page.title)
+    st.error(f"This page hit an unexpected error: {type(err).__name__}: {err}. The other pages still work.")

@@ -1,0 +1,99 @@
+"""Every figure and table of a run, as the Export page and `epam export` write them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from epam_core.analysis import confusion, fusion, metrics, paper_figures, tables
+from epam_core.analysis.paper_figures import FigureSize
+from epam_core.data.noise import NOISE_TYPES
+from epam_core.runs import STREAMS, EvalRun
+
+log = logging.getLogger(__name__)
+
+FigureBuilder = Callable[[FigureSize], Figure]
+
+
+def fusion_alpha(run: EvalRun) -> float:
+    """The run's fusion weights as alpha = w_rgb / (w_rgb + w_pose) (0.5 for the paper's 1:1)."""
+    w_rgb, w_pose = run.manifest["fusion_weights"]
+    return float(w_rgb / (w_rgb + w_pose)) if w_rgb + w_pose > 0 else 0.5
+
+
+def confusion_counts(run: EvalRun, stream: str) -> np.ndarray:
+    """(K, K) confusion counts of one stream."""
+    return metrics.confusion_matrix(run.labels, run.logits(stream).argmax(axis=1), run.num_classes)
+
+
+def run_tables(run: EvalRun, top_pairs: int = 20) -> dict[str, pd.DataFrame]:
+    """summary (per stream), per_class, and the fused stream's top confused pairs."""
+    return {
+        "summary": metrics.stream_summary(run),
+        "per_class": metrics.per_class_table(run),
+        "confused_pairs": confusion.top_confused_pairs(
+            confusion_counts(run, "fused"), run.class_names, top_pairs
+        ),
+    }
+
+
+def run_figures(run: EvalRun) -> dict[str, FigureBuilder]:
+    """Builders of every paper figure of a run, by file stem; call one with a ``FigureSize``."""
+    if not run.has_labels:
+        return {}
+    summary = metrics.stream_summary(run)
+    sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
+    best_alpha, _ = fusion.best_weight(sweep)
+    per_class = metrics.per_class_table(run).sort_values("fused")
+    builders: dict[str, FigureBuilder] = {
+        "accuracy": lambda size: paper_figures.accuracy_bars(summary, size),
+        "fusion_sweep": lambda size: paper_figures.fusion_sweep(sweep, best_alpha, size),
+        "per_class": lambda size: paper_figures.per_class(per_class, size),
+    }
+    for stream in STREAMS:
+        cm = confusion.normalise(confusion_counts(run, stream), "true")
+        order = confusion.order_classes(cm, "cluster" if run.num_classes > 30 else "index")
+        builders[f"confusion_{stream}"] = lambda size, cm=cm, order=order, s=stream: paper_figures.confusion(
+            cm, run.class_names, order, title=f"{s} (row-normalised)", size=size
+        )
+    if run.robustness is not None:
+        for noise in sorted(run.robustness["noise"].unique()):
+            curves = metrics.robustness_curves(run.robustness, noise)
+            unit = NOISE_TYPES[noise].unit if noise in NOISE_TYPES else "level"
+            builders[f"robustness_{noise}"] = lambda size, c=curves, n=noise, u=unit: (
+                paper_figures.robustness(c, n, u, size)
+            )
+    return builders
+
+
+def export_run(
+    run: EvalRun,
+    out_dir: str | Path,
+    style: str = "paper",
+    size: FigureSize | None = None,
+    formats: tuple[str, ...] = paper_figures.FORMATS,
+) -> list[Path]:
+    """Write every figure (``formats``) and table (CSV + LaTeX) of ``run`` into ``out_dir``; return the paths."""
+    size = size or FigureSize()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with paper_figures.style(style):
+        for name, build in run_figures(run).items():
+            fig_size = (
+                size
+                if not name.startswith(("confusion", "per_class"))
+                else FigureSize(max(size.width, size.height), max(size.width, size.height), size.dpi)
+            )
+            written += paper_figures.save_figure(build(fig_size), out_dir / name, formats)
+            log.info("wrote %s", name)
+    for name, table in run_tables(run).items():
+        written += tables.save_table(
+            table, out_dir / name, caption=f"{name.replace('_', ' ')} ({run.path.name})"
+        )
+    return written
