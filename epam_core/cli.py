@@ -13,6 +13,7 @@ from epam_core.errors import EpamError
 COMMANDS: list[str] = [
     "epam_core.commands.profile",
     "epam_core.commands.bench",
+    "epam_core.commands.extract_poses",
     "epam_core.commands.dashboard",
     "epam_core.commands.export",
 ]
