@@ -52,22 +52,11 @@ def count_gmac(fn: Callable[..., Any], *args: Tensor) -> float:
     return counter.get_total_flops() / 2e9
 
 
-def count_bn_gmac(model: EPAMNet, rgb: Tensor, pose: Tensor) -> float:
-    """BatchNorm operations in G, as fvcore counts them: 2 per output element of every conv + affine BN."""
-    total = 0
-
+def _bn_hook(totals: list[int]) -> Callable[[ConvBN, Any, Tensor], None]:
     def hook(module: ConvBN, _inputs: Any, output: Tensor) -> None:
-        nonlocal total
-        total += output.numel() * (2 if module.bn.affine else 1)
+        totals[0] += output.numel() * (2 if module.bn.affine else 1)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, ConvBN)]
-    try:
-        with torch.no_grad():
-            model(rgb, pose)
-    finally:
-        for h in handles:
-            h.remove()
-    return total / 1e9
+    return hook
 
 
 def example_inputs(config: EPAMNetConfig, batch: int = 1) -> tuple[Tensor, Tensor]:
@@ -79,14 +68,28 @@ def example_inputs(config: EPAMNetConfig, batch: int = 1) -> tuple[Tensor, Tenso
 
 
 def profile_model(config: EPAMNetConfig) -> ModelProfile:
-    """Parameters and multiply-adds of the model of ``config`` for one clip."""
-    model = EPAMNet(config).eval()
-    rgb, pose = example_inputs(config)
+    """Parameters and multiply-adds of the model of ``config`` for one clip.
+
+    One forward pass on the meta device: shapes only, no arithmetic, so the paper size takes a second.
+    """
+    with torch.device("meta"):
+        model = EPAMNet(config)
+        rgb, pose = example_inputs(config)
+    bn_total = [0]
+    handles = [m.register_forward_hook(_bn_hook(bn_total)) for m in model.modules() if isinstance(m, ConvBN)]
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(rgb, pose)
+    finally:
+        for h in handles:
+            h.remove()
+    per_module = {name: sum(counts.values()) / 2e9 for name, counts in counter.get_flop_counts().items()}
+
+    def gmac_of(*names: str) -> float:
+        return sum(per_module.get(f"EPAMNet.{n}", 0.0) for n in names)
+
+    gmac = counter.get_total_flops() / 2e9
     heads = count_params(model.rgb_cls_head) + count_params(model.pose_cls_head)
-    gmac = count_gmac(model, rgb, pose)
-    gmac_rgb = count_gmac(model.forward_rgb, rgb)
-    gmac_pose = count_gmac(model.forward_pose, pose)
-    gmac_bn = count_bn_gmac(model, rgb, pose)
     return ModelProfile(
         preset=config.preset,
         num_classes=config.num_classes,
@@ -96,11 +99,11 @@ def profile_model(config: EPAMNetConfig) -> ModelProfile:
         params_without_heads=count_params(model) - heads,
         params_attention=count_params(model.attention_module),
         gmac=gmac,
-        gmac_rgb=gmac_rgb,
-        gmac_pose=gmac_pose,
-        gmac_attention=gmac - gmac_rgb - gmac_pose,
-        gmac_bn=gmac_bn,
-        gmac_with_bn=gmac + gmac_bn,
+        gmac_rgb=gmac_of("rgb_backbone", "rgb_cls_head"),
+        gmac_pose=gmac_of("pose_backbone", "pose_cls_head"),
+        gmac_attention=gmac_of("attention_module"),
+        gmac_bn=bn_total[0] / 1e9,
+        gmac_with_bn=gmac + bn_total[0] / 1e9,
     )
 
 

@@ -1,0 +1,97 @@
+"""X-ShiftNet block and backbone against the literal Conv3d/NCTHW transcription, weights copied strictly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from epam_core.config import StreamConfig, build_config
+from epam_core.layers.conv_bn import ConvBN
+from epam_core.models.reference import BlockX3D, X3DTemporalShift
+from epam_core.models.x_shift_net import XShiftBlock, XShiftNet
+
+
+def randomize(module: torch.nn.Module, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if t.is_floating_point():
+                t.copy_(
+                    torch.rand(t.shape, generator=g) + 0.5
+                    if "running_var" in name
+                    else torch.randn(t.shape, generator=g) * 0.3
+                )
+
+
+@pytest.mark.parametrize("train", [False, True])
+@pytest.mark.parametrize(("cin", "cout", "stride", "se"), [(16, 16, 1, True), (16, 32, 2, False)])
+def test_block_matches_reference(train: bool, cin: int, cout: int, stride: int, se: bool) -> None:
+    cfg = StreamConfig(in_channels=3, shift_div=4)
+    planes = int(cout * 2.25)
+    ours = XShiftBlock(
+        cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
+    )
+    ref = BlockX3D(cin, planes, cout, stride, cfg, se)
+    randomize(ours)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    ours.train(train)
+    ref.train(train)
+    n, t = 2, 4
+    x = torch.randn(n, cin, t, 8, 8)
+    expected = ref(x)
+    out = ours(x.transpose(1, 2).reshape(n * t, cin, 8, 8), t)
+    torch.testing.assert_close(
+        out.view(n, t, cout, 8 // stride, 8 // stride).transpose(1, 2), expected, rtol=1e-5, atol=1e-5
+    )
+    assert (ours.downsample is not None) == (stride != 1 or cin != cout)
+    if train:  # same running statistics after one step
+        for (name, a), b in zip(ours.state_dict().items(), ref.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, msg=name)
+
+
+def test_convbn_fold_is_exact_and_differentiable_in_eval() -> None:
+    torch.manual_seed(0)
+    m = ConvBN(6, 10, 3, stride=2, groups=2)
+    randomize(m)
+    m.eval()
+    x = torch.randn(3, 6, 9, 9, requires_grad=True)
+    unfused = torch.relu(m.bn(m.conv(x.unsqueeze(2))).squeeze(2))
+    out = m(x)  # grad enabled: fold on the fly
+    torch.testing.assert_close(out, unfused)
+    out.sum().backward()
+    assert m.conv.weight.grad is not None and m.bn.weight.grad is not None and x.grad is not None
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), unfused)  # cached fold
+        m.bn.running_mean.add_(1.0)  # an in-place change invalidates the cache
+        torch.testing.assert_close(m(x), torch.relu(m.bn(m.conv(x.unsqueeze(2))).squeeze(2)))
+
+
+@pytest.mark.parametrize("stream", ["rgb", "pose"])
+def test_demo_backbones_match_reference_and_shapes(stream: str) -> None:
+    config = build_config("demo")
+    cfg = getattr(config, stream)
+    ours, ref = XShiftNet(cfg), X3DTemporalShift(cfg)
+    randomize(ours)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    ours.eval()
+    ref.eval()
+    i = config.input
+    t, size = (i.rgb_frames, i.rgb_size) if stream == "rgb" else (i.pose_frames, i.heatmap_size)
+    x = torch.randn(1, cfg.in_channels, t, size, size)
+    with torch.no_grad():
+        out, expected = ours(x), ref(x)
+    h = size // cfg.total_stride
+    assert out.shape == (1, t, ours.out_channels, h, h)
+    torch.testing.assert_close(out.transpose(1, 2), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_paper_stream_widths() -> None:
+    config = build_config("paper")
+    rgb, pose = XShiftNet(config.rgb), XShiftNet(config.pose)
+    assert rgb.out_channels == 432 and pose.out_channels == 216
+    assert [len(s) for s in rgb.stages()] == [3, 5, 11, 7]
+    assert [len(s) for s in pose.stages()] == [5, 11, 7]
+    assert [s[0].conv1.conv.out_channels for s in rgb.stages()] == [54, 108, 216, 432]
+    assert [b.se_module is not None for b in rgb.layer2] == [True, False, True, False, True]
+    assert rgb.conv1_s.conv.stride == (1, 2, 2) and pose.conv1_s.conv.stride == (1, 1, 1)
+    assert rgb.layer1[0].shift.fold_div == 8 and pose.layer1[0].shift.fold_div == 4
