@@ -1,0 +1,220 @@
+"""AppTest for every dashboard page against the fixture run: values checked against epam_core.analysis."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from test_dashboard_fixture import CLASSES, make_run
+
+from epam_core.analysis import confusion, fusion, metrics
+from epam_core.runs import read_run
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    make_run(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated(runs, monkeypatch):
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(runs))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def app(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def values(array: list | dict) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64)}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
+def test_overview_metrics_and_fusion_slider(runs):
+    run = read_run(runs / "run")
+    at = app()
+    assert not at.error
+    summary = metrics.stream_summary(run).set_index("stream")
+    for stream, label in (("rgb", "RGB"), ("pose", "Pose"), ("fused", "Fused")):
+        assert metric(at, f"{label} top-1") == f"{summary.loc[stream, 'top1'] * 100:.1f} %"
+        assert metric(at, f"{label} mean class") == f"{summary.loc[stream, 'mean_class'] * 100:.1f} %"
+    at.slider(key="alpha").set_value(0.8).run()
+    fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), (0.8, 0.2))
+    assert metric(at, "fused top-1 at α") == f"{metrics.topk_accuracy(fused, run.labels) * 100:.1f} %"
+    best, _ = fusion.best_weight(fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels))
+    assert metric(at, "best α") == f"{best:.2f}"
+    helps = at.dataframe[0].value
+    expected = metrics.per_class_table(run).nlargest(5, "fusion_gain")
+    assert helps["class"].tolist() == expected["class"].tolist()
+
+
+def test_confusion_cell_lists_its_samples(runs):
+    run = read_run(runs / "run")
+    at = app("confusion")
+    spec = plotly_specs(at)[0]
+    assert len(spec["data"][0]["x"]) == len(CLASSES) ** 2
+    preds = run.logits("fused").argmax(1)
+    cm = metrics.confusion_matrix(run.labels, preds, len(CLASSES))
+    true_id, pred_id = next(
+        (int(t), int(p)) for t, p in zip(*np.nonzero(cm - np.diag(np.diag(cm))), strict=True)
+    )
+    at.session_state["cm_cell"] = (true_id, pred_id)
+    at.run()
+    members = confusion.cell_samples(run.sample_ids, run.labels, preds, true_id, pred_id)
+    assert any(f"**{len(members)} samples**" in m.value for m in at.markdown)
+    listing = next(d.value for d in at.dataframe if "sample_id" in d.value)
+    assert listing["sample_id"].tolist() == members.tolist()
+    pairs = confusion.top_confused_pairs(cm, CLASSES, 10)
+    table = next(d.value for d in at.dataframe if "predicted" in d.value.columns)
+    assert table["count"].tolist() == pairs["count"].tolist()
+    at.text_input(key="cm_query").set_value("A").run()  # wave, clap, squat
+    assert len(plotly_specs(at)[0]["data"][0]["x"]) == 9
+    at.button(key="cm_open").click().run()
+    assert at.session_state["sample_id"] == members[0]
+
+
+def test_sample_page_scores_frames_and_attributions(runs):
+    run = read_run(runs / "run")
+    at = app("sample", sample_id="S001")
+    assert not at.error
+    row = run.predictions.set_index("sample_id").loc["S001"]
+    assert metric(at, "true class") == CLASSES[row["label"]]
+    assert metric(at, "Pose prediction") == CLASSES[row["pose_pred"]]
+    assert len(at.get("image")) >= 1
+    temporal = next(s for s in plotly_specs(at) if "Temporal" in s["layout"]["title"]["text"])
+    np.testing.assert_allclose(
+        values(temporal["data"][0]["y"]), run.attention.for_sample("S001")[1], atol=1e-6
+    )
+    at.button(key="attr_go").click().run()
+    joints = next(s for s in plotly_specs(at) if "Per-joint" in s["layout"]["title"]["text"])
+    assert len(values(joints["data"][0]["y"])) == 17
+
+
+def test_sample_without_video_shows_the_file(runs):
+    at = app("sample", sample_id="S010")
+    assert any("S010" in e.value and "no video" in e.value for e in at.error)
+    assert metric(at, "true class") == CLASSES[0]  # the run's scores still show
+
+
+def test_robustness_slider_changes_scores(runs):
+    at = app("robustness", sample_id="S000")
+    assert not at.error
+    before = [m.value for m in at.metric] + [m.delta for m in at.metric]
+    at.selectbox(key="noise_type").set_value("joint_dropout").run()
+    at.slider(key="noise_level").set_value(0.9).run()
+    after = [m.value for m in at.metric] + [m.delta for m in at.metric]
+    assert before != after
+    title = next(
+        s["layout"]["title"]["text"] for s in plotly_specs(at) if "Top-" in s["layout"]["title"]["text"]
+    )
+    assert "joint_dropout = 0.9" in title
+    at.selectbox(key="noise_type").set_value("jitter_px").run()
+    curves = metrics.robustness_curves(read_run(runs / "run").robustness, "jitter_px")
+    spec = next(s for s in plotly_specs(at) if "under jitter_px" in s["layout"]["title"]["text"])
+    fused = curves[curves["stream"] == "fused"].sort_values("level")
+    np.testing.assert_allclose(values(spec["data"][2]["y"]), fused["top1"] * 100)
+
+
+def test_robustness_subset_sweep_on_demand(runs):
+    at = app("robustness", sample_id="S000")
+    at.selectbox(key="noise_type").set_value("frame_dropout").run()
+    at.number_input(key="subset_n").set_value(3).run()
+    at.button(key="subset_go").click().run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "top1_std" in d.value.columns)
+    assert set(table["stream"]) == {"rgb", "pose", "fused"} and table["samples"].max() == 3
+
+
+def test_export_offers_every_figure_and_table(runs):
+    at = app("export")
+    buttons = at.get("download_button")
+    figures_per_run = 3 + 3 + 1  # accuracy, fusion, per-class; 3 confusions; 1 robustness noise
+    assert len(buttons) == figures_per_run * 3 + 3 * 2
+    assert len(at.get("image")) == 1
+
+
+def _broken(runs: Path, name: str) -> Path:
+    dst = runs.parent / f"{runs.name}-{name}"
+    if not dst.exists():
+        shutil.copytree(runs / "run", dst)
+    return dst
+
+
+def test_bad_runs_show_a_message_naming_the_file(runs):
+    partial = _broken(runs, "partial")
+    (partial / "predictions.parquet").unlink(missing_ok=True)
+    at = app(custom_run=str(partial))
+    assert any("predictions.parquet" in e.value and "missing" in e.value for e in at.error)
+    at.switch_page("app_pages/export.py").run()
+    assert not at.exception and at.error
+
+    nan = _broken(runs, "nan")
+    frame = pd.read_parquet(nan / "predictions.parquet")
+    frame.at[3, "pose_logits"] = [float("nan")] * len(CLASSES)
+    frame.to_parquet(nan / "predictions.parquet")
+    at = app(custom_run=str(nan))
+    assert any("NaN" in e.value and "S003" in e.value for e in at.error)
+
+    foreign = runs.parent / "foreign"
+    foreign.mkdir(exist_ok=True)
+    at = app(custom_run=str(foreign))
+    assert any("manifest.json is missing" in e.value for e in at.error)
+
+
+def test_mismatched_checkpoint_is_reported(runs, tmp_path):
+    import torch
+
+    from epam_core.checkpoint import save_checkpoint
+    from epam_core.models.epam_net import build_model
+
+    other = _broken(runs, "mismatch")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "other.pt", build_model("demo", 3), class_names=["a", "b", "c"])
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["model"]["checkpoint"] = str(tmp_path / "other.pt")
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    at = app("sample", custom_run=str(other), sample_id="S000")
+    assert any("other.pt" in e.value and "3 classes" in e.value for e in at.error)
+
+
+def test_label_free_run(tmp_path, monkeypatch):
+    make_run(tmp_path, labelled=False)
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(tmp_path))
+    at = app()
+    assert any("no labels" in i.value for i in at.info)
+    at = app("confusion")
+    assert any("no labels" in i.value for i in at.info)
+    at = app("sample", sample_id="S000")
+    assert not at.error and metric(at, "true class") == "unknown"
+    at = app("robustness", sample_id="S000")
+    assert not at.error and any("no labels" in i.value for i in at.info)
