@@ -3,7 +3,8 @@
 X-ShiftNet (EPAM-Net, https://arxiv.org/abs/2408.05421) has no temporal convolution, so every Conv3d of the
 authors' code has a (1, k, k) kernel. The parameters keep their official 5-D shapes (state dicts load as they
 are) while the computation runs as ``F.conv2d`` on an (N*T, C, H, W) batch, which is several times faster on CPU.
-In eval mode the BatchNorm is folded into the convolution (cached while the weights stay the same).
+In eval mode the BatchNorm is folded into the convolution (cached while the weights stay the same) and, under
+``torch.no_grad`` on CPU, the convolution, bias, residual add and ReLU run as one oneDNN call.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+# oneDNN's fused convolution (what torch.compile's CPU backend emits); used in eval mode when present.
+_HAS_POINTWISE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
 def fold_bn(weight: Tensor, bn: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor]:
@@ -86,14 +90,46 @@ class ConvBN(nn.Module):
         return self._folded[1], self._folded[2]
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training or isinstance(self.bn, nn.SyncBatchNorm):
-            out = batch_norm_2d(self.bn, self._conv2d(x, self.conv.weight.squeeze(2), None))
-        elif torch.is_grad_enabled() or torch.compiler.is_compiling():
-            # fold on the fly (cheap: weights only): differentiable, and constant-folded by torch.compile
-            out = self._conv2d(x, *fold_bn(self.conv.weight.squeeze(2), self.bn))
-        else:
-            out = self._conv2d(x, *self._folded_weights())
+        if self._can_fuse(x):
+            weight, bias = self._folded_weights()
+            c = self.conv
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups,
+                "relu" if self.relu else "none", [], "",
+            )  # fmt: skip
+        out = self._conv_bn(x)
         return F.relu(out, inplace=True) if self.relu else out
+
+    def forward_add_relu(self, x: Tensor, residual: Tensor) -> Tensor:
+        """relu(conv_bn(x) + residual): the end of a residual block, one fused oneDNN call in eval."""
+        if self._can_fuse(x) and residual.is_contiguous(memory_format=torch.channels_last):
+            weight, bias = self._folded_weights()
+            c = self.conv
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, residual, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups,
+                "add", 1.0, "relu", [], "",
+            )  # fmt: skip
+        return F.relu(self._conv_bn(x).add_(residual), inplace=True)
+
+    def _can_fuse(self, x: Tensor) -> bool:
+        """Eval, no autograd, plain BN, a channels_last float32 CPU input: conv + BN + ReLU as one oneDNN op."""
+        return (
+            _HAS_POINTWISE
+            and not (self.training or torch.is_grad_enabled() or torch.compiler.is_compiling())
+            and not isinstance(self.bn, nn.SyncBatchNorm)
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and x.dim() == 4
+            and x.is_contiguous(memory_format=torch.channels_last)
+        )
+
+    def _conv_bn(self, x: Tensor) -> Tensor:
+        if self.training or isinstance(self.bn, nn.SyncBatchNorm):
+            return batch_norm_2d(self.bn, self._conv2d(x, self.conv.weight.squeeze(2), None))
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            # fold on the fly (cheap: weights only): differentiable, and constant-folded by torch.compile
+            return self._conv2d(x, *fold_bn(self.conv.weight.squeeze(2), self.bn))
+        return self._conv2d(x, *self._folded_weights())
 
     def train(self, mode: bool = True) -> ConvBN:
         self._folded = None

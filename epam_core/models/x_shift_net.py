@@ -55,9 +55,8 @@ class XShiftBlock(nn.Module):
             out = self.se_module(out, num_segments)
         if self.use_swish:
             out = F.silu(out)
-        out = self.conv3(out)
         identity = x if self.downsample is None else self.downsample(x)  # the unshifted input
-        return F.relu(out.add_(identity), inplace=True)
+        return self.conv3.forward_add_relu(out, identity)  # relu(conv3(out) + identity)
 
 
 class XShiftStage(nn.ModuleList):
