@@ -1,0 +1,59 @@
+"""`epam evaluate`: a checkpoint over a dataset split -> an evaluation run directory; torchrun-aware."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint and write an evaluation run (predictions, attention, manifest)",
+        description=(
+            "Writes RUN_DIR atomically: manifest.json, predictions.parquet (per-stream logits) and attention.npz. "
+            "Under `torchrun --nproc_per_node=N` every process takes every N-th sample and the run is the same "
+            "as a single-process one."
+        ),
+    )
+    p.add_argument("--checkpoint", required=True, help="EPAM-Net checkpoint (ours or the authors')")
+    p.add_argument("--data", required=True, help="pyskl annotation pickle")
+    p.add_argument("--videos", default=None, help="video directory (default: videos/ next to --data)")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2, help="data-loading processes per evaluation process")
+    p.add_argument(
+        "--class-names",
+        default=None,
+        help="text file, one class per line (if neither the "
+        "checkpoint nor the annotation file names the classes)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from epam_core import distributed
+    from epam_core.evaluation import evaluate
+
+    ctx = distributed.init(args.device)
+    out = evaluate(
+        args.checkpoint,
+        args.data,
+        args.out,
+        videos=args.videos,
+        split=args.split,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        class_names_file=args.class_names,
+        overwrite=args.overwrite,
+        source=shlex.join(["epam", *sys.argv[1:]]),
+        ctx=ctx,
+    )
+    distributed.shutdown(ctx)  # not on errors: a failed rank exits and torchrun stops the others
+    if ctx.is_main:
+        print(out)
+    return 0

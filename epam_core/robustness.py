@@ -1,0 +1,221 @@
+"""Robustness sweeps: the model re-run with skeleton noise at several levels and seeds.
+
+Each sample's video is decoded once (``pipeline.load_clip``); only its heatmaps are redrawn for every
+(noise, level, seed) condition, because skeleton noise moves keypoints and leaves the RGB frames alone.
+The RGB logits still change: the attention that guides the RGB stream comes from the pose features.
+Under ``torchrun`` samples are sharded like evaluation and gathered back into dataset order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from epam_core.checkpoint import load_checkpoint
+from epam_core.config import InputConfig
+from epam_core.data.dataset import find_video
+from epam_core.data.noise import NoiseSpec
+from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
+from epam_core.data.pyskl import load_annotations, select_split
+from epam_core.distributed import DistContext, ShardSampler, gather_by_index
+from epam_core.errors import RunError
+from epam_core.evaluation import default_videos, evaluate, sha256
+from epam_core.runs import ROBUSTNESS, read_run, write_robustness
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("noise", "level", "seed", "sample_id", "label")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One point of the sweep: a noise type at a level, drawn with a seed."""
+
+    noise: str
+    level: float
+    seed: int
+
+
+def sweep_conditions(noises: Sequence[tuple[str, Sequence[float]]], seeds: Sequence[int]) -> list[Condition]:
+    """Every (noise, level, seed) combination, noise by noise, level by level."""
+    return [
+        Condition(name, float(level), int(seed))
+        for name, levels in noises
+        for level in levels
+        for seed in seeds
+    ]
+
+
+def subset_indices(num_samples: int, subset: int | None) -> list[int]:
+    """``subset`` evenly spaced sample indices (all when ``subset`` is None or not smaller)."""
+    if subset is None or subset >= num_samples:
+        return list(range(num_samples))
+    return sorted({int(i) for i in np.linspace(0, num_samples - 1, subset).round()})
+
+
+class ClipDataset(Dataset):
+    """Decoded clips of annotated samples (no noise, no flip): what the sweep redraws heatmaps from."""
+
+    def __init__(
+        self, samples: Sequence[dict[str, Any]], video_root: str | Path | None, input_cfg: InputConfig
+    ):
+        self.samples = list(samples)
+        self.video_root = video_root
+        self.input_cfg = input_cfg
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Clip:
+        ann = self.samples[index]
+        return load_clip(ann, find_video(self.video_root, ann["frame_dir"]), self.input_cfg)
+
+
+@torch.inference_mode()
+def sweep(
+    model: nn.Module,
+    clips: ClipDataset,
+    conditions: Sequence[Condition],
+    ctx: DistContext,
+    batch_size: int = 8,
+    workers: int = 0,
+) -> pd.DataFrame:
+    """The ``robustness.parquet`` table: one row per (condition, sample), conditions in the given order."""
+    model.eval()
+    input_cfg = clips.input_cfg
+    sampler = ShardSampler(len(clips), ctx.rank, ctx.world_size)
+    loader = DataLoader(clips, batch_size=None, sampler=sampler, num_workers=workers)
+    order: list[int] = []
+    per_sample: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+    total = len(sampler) * len(conditions)
+    with tqdm(total=total, desc="robustness", unit="clip", disable=not ctx.is_main) as bar:
+        for index, clip in zip(sampler, loader, strict=True):
+            rgb = torch.as_tensor(clip_to_tensors(clip, input_cfg)[0]).to(ctx.device)  # (3, T, S, S)
+            outputs = []
+            for start in range(0, len(conditions), batch_size):
+                chunk = conditions[start : start + batch_size]
+                heatmaps = torch.stack(
+                    [
+                        torch.as_tensor(
+                            clip_to_tensors(
+                                clip, input_cfg, noise=[NoiseSpec(c.noise, c.level)], seed=c.seed
+                            )[1]
+                        )
+                        for c in chunk
+                    ]
+                ).to(ctx.device)  # (C, V, T_pose, H, W)
+                out = model(rgb.expand(len(chunk), *rgb.shape), heatmaps)
+                for j in range(len(chunk)):
+                    outputs.append(
+                        tuple(
+                            logits[j].float().cpu().numpy()
+                            for logits in (out.rgb_logits, out.pose_logits, out.fused_logits)
+                        )
+                    )
+                bar.update(len(chunk))
+            order.append(index)
+            per_sample.append(outputs)
+    per_sample = gather_by_index(ctx, order, per_sample)
+    return robustness_frame(clips.samples, conditions, per_sample)
+
+
+def robustness_frame(
+    samples: Sequence[dict[str, Any]],
+    conditions: Sequence[Condition],
+    per_sample: Sequence[Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+) -> pd.DataFrame:
+    """Rows ordered by condition, then by sample; ``per_sample[i][c]`` = (rgb, pose, fused) logits (K,)."""
+    rows = []
+    for c, cond in enumerate(conditions):
+        for ann, outputs in zip(samples, per_sample, strict=True):
+            rgb, pose, fused = outputs[c]
+            rows.append(
+                {
+                    "noise": cond.noise,
+                    "level": cond.level,
+                    "seed": cond.seed,
+                    "sample_id": str(ann["frame_dir"]),
+                    "label": int(ann["label"]),
+                    "rgb_logits": rgb,
+                    "pose_logits": pose,
+                    "fused_logits": fused,
+                    "rgb_pred": int(rgb.argmax()),
+                    "pose_pred": int(pose.argmax()),
+                    "fused_pred": int(fused.argmax()),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame(columns=[*COLUMNS, "rgb_logits", "pose_logits", "fused_logits"])
+    return frame.astype({"level": np.float64, "seed": np.int64, "label": np.int64})
+
+
+def accuracy_by_level(table: pd.DataFrame, stream: str = "pose") -> pd.DataFrame:
+    """Top-1 of ``stream`` per (noise, level), averaged over seeds and samples."""
+    correct = (table[f"{stream}_pred"] == table["label"]).rename("top1")
+    return correct.groupby([table["noise"], table["level"]]).mean().reset_index()
+
+
+def run_robustness(
+    checkpoint: str | Path,
+    annotation: str | Path,
+    out: str | Path,
+    noises: Sequence[tuple[str, Sequence[float]]],
+    seeds: Sequence[int] = (0, 1),
+    *,
+    videos: str | Path | None = None,
+    split: str | None = None,
+    subset: int | None = None,
+    batch_size: int = 8,
+    workers: int = 0,
+    overwrite: bool = False,
+    ctx: DistContext | None = None,
+    **evaluate_kwargs: Any,
+) -> Path:
+    """Add a sweep to the run ``out`` of ``checkpoint``, evaluating first when ``out`` does not exist yet.
+
+    An existing run must come from the same checkpoint file (sha256) and list every swept sample; an
+    existing sweep is only replaced with ``overwrite``.
+    """
+    ctx = ctx or DistContext()
+    out = Path(out)
+    if not out.exists():
+        evaluate(
+            checkpoint, annotation, out, videos=videos, split=split, batch_size=batch_size, workers=workers,
+            ctx=ctx, **evaluate_kwargs,
+        )  # fmt: skip
+    run = read_run(out)  # every rank reads it: the check below fails on all ranks alike
+    if run.robustness is not None and not overwrite:
+        raise RunError(out / ROBUSTNESS, "already exists; pass --overwrite to replace the sweep")
+    recorded = (run.manifest.get("model") or {}).get("checkpoint_sha256")
+    if recorded != sha256(checkpoint):
+        raise RunError(out, f"was written by another checkpoint than {checkpoint} (sha256 differs)")
+    samples = select_split(load_annotations(annotation), split)
+    samples = [samples[i] for i in subset_indices(len(samples), subset)]
+    unknown = sorted({s["frame_dir"] for s in samples} - set(run.sample_ids))
+    if unknown:
+        raise RunError(out, f"has no predictions for {len(unknown)} swept samples, e.g. {unknown[0]!r}")
+    model = load_checkpoint(checkpoint).model.to(ctx.device)
+    conditions = sweep_conditions(noises, seeds)
+    log.info("robustness: %d samples x %d conditions", len(samples), len(conditions))
+    clips = ClipDataset(samples, default_videos(annotation, videos), model.config.input)
+    table = sweep(model, clips, conditions, ctx, batch_size=batch_size, workers=workers)
+    if ctx.is_main:
+        write_robustness(out, table)
+        for noise, _ in noises:
+            rows = accuracy_by_level(table[table["noise"] == noise])
+            curve = "  ".join(
+                f"{lv:g}: {100 * acc:.1f}%" for lv, acc in zip(rows["level"], rows["top1"], strict=True)
+            )
+            log.info("pose top-1 under %s  %s", noise, curve)
+    return out

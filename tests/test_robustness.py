@@ -1,0 +1,79 @@
+"""Robustness sweeps: level 0 is the plain evaluation; noise changes the pose stream; runs are checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from epam_core.checkpoint import save_checkpoint
+from epam_core.data.synth.generate import ClipSettings, generate_synthactions
+from epam_core.errors import RunError
+from epam_core.models import build_model
+from epam_core.robustness import (
+    Condition,
+    accuracy_by_level,
+    run_robustness,
+    subset_indices,
+    sweep_conditions,
+)
+from epam_core.runs import read_run, stack_logits
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    settings = ClipSettings(width=80, height=60, num_frames=24)
+    annotation = generate_synthactions(
+        root / "synth", num_classes=3, per_class=4, seed=5, settings=settings, workers=1, progress=False
+    )
+    torch.manual_seed(1)
+    checkpoint = save_checkpoint(root / "random.pt", build_model("demo", 3))
+    return annotation, checkpoint
+
+
+def test_conditions_and_subsets():
+    assert sweep_conditions([("jitter_px", [0, 2])], [0, 1]) == [
+        Condition("jitter_px", 0.0, 0),
+        Condition("jitter_px", 0.0, 1),
+        Condition("jitter_px", 2.0, 0),
+        Condition("jitter_px", 2.0, 1),
+    ]
+    assert subset_indices(10, 4) == [0, 3, 6, 9]
+    assert subset_indices(3, 5) == [0, 1, 2] and subset_indices(3, None) == [0, 1, 2]
+
+
+def test_sweep_at_level_zero_equals_plain_evaluation(tiny, tmp_path):
+    annotation, checkpoint = tiny
+    out = tmp_path / "run"
+    noises = [("jitter_px", [0.0, 6.0]), ("joint_dropout", [0.0, 0.5])]
+    run_robustness(checkpoint, annotation, out, noises, seeds=[0, 1], split="test", batch_size=3)
+    run = read_run(out)
+    table = run.robustness
+    assert len(table) == 2 * 2 * 2 * 3  # noise types x levels x seeds x test samples
+    assert list(table.columns[:5]) == ["noise", "level", "seed", "sample_id", "label"]
+    for (noise, seed), rows in table[table["level"] == 0].groupby(["noise", "seed"]):
+        assert rows["sample_id"].tolist() == run.sample_ids.tolist(), (noise, seed)
+        for stream in ("rgb", "pose", "fused"):
+            np.testing.assert_allclose(stack_logits(rows[f"{stream}_logits"]), run.logits(stream), atol=1e-5)
+            assert rows[f"{stream}_pred"].tolist() == run.predictions[f"{stream}_pred"].tolist()
+    noisy = table[(table["noise"] == "jitter_px") & (table["level"] == 6.0)]
+    pose_noisy = stack_logits(noisy["pose_logits"])
+    assert np.abs(pose_noisy[:3] - run.logits("pose")).max() > 1e-3  # jitter moved the pose stream
+    assert np.abs(pose_noisy[:3] - pose_noisy[3:]).max() > 1e-4  # the two seeds draw different noise
+    curve = accuracy_by_level(table[table["noise"] == "jitter_px"], "pose")
+    assert curve["level"].tolist() == [0.0, 6.0] and curve["top1"].between(0, 1).all()
+    with pytest.raises(RunError, match="already exists"):
+        run_robustness(checkpoint, annotation, out, noises, seeds=[0], split="test")
+
+
+def test_sweep_refuses_a_run_of_another_checkpoint(tiny, tmp_path):
+    annotation, checkpoint = tiny
+    other = save_checkpoint(tmp_path / "other.pt", build_model("demo", 3))
+    out = tmp_path / "run"
+    run_robustness(checkpoint, annotation, out, [("jitter_px", [0.0])], seeds=[0], split="test", subset=1)
+    assert len(read_run(out).robustness) == 1
+    with pytest.raises(RunError, match="another checkpoint"):
+        run_robustness(
+            other, annotation, out, [("jitter_px", [1.0])], seeds=[0], split="test", overwrite=True
+        )
