@@ -14,7 +14,6 @@ COMMANDS: list[str] = [
     "epam_core.commands.profile",
     "epam_core.commands.bench",
     "epam_core.commands.extract_poses",
-    "epam_core.commands.analyze",
     "epam_core.commands.train",
     "epam_core.commands.evaluate",
     "epam_core.commands.robustness",
@@ -22,7 +21,6 @@ COMMANDS: list[str] = [
     "epam_core.commands.demo",
     "epam_core.commands.dashboard",
     "epam_core.commands.export",
-    "epam_core.commands.synth",
 ]
 
 
