@@ -1,0 +1,86 @@
+"""The dashboard in a real browser (Playwright + Debian Chromium) against `streamlit run`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from test_dashboard_fixture import CLASSES
+
+from epam_core.analysis import confusion
+from epam_core.runs import read_run
+
+pytestmark = pytest.mark.browser
+PAGES = ["overview", "confusion", "sample", "robustness", "export"]
+
+
+def wait_for_app_run(page: Page, timeout: int = 60_000) -> None:
+    """Until the script has finished its rerun (Streamlit's own e2e helper, as in the dashboard notes)."""
+    page.wait_for_timeout(300)
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    wait_for_app_run(page)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_without_exception(page: Page, server: str, screenshots: Path | None, name: str) -> None:
+    open_page(page, f"{server}/{name}")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    expect(page.locator("h1").first).to_have_text(name.capitalize())
+    if screenshots is not None:
+        page.wait_for_timeout(1500)  # let plotly finish drawing
+        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def test_noise_slider_changes_scores(page: Page, server: str) -> None:
+    open_page(page, f"{server}/robustness")
+    deltas = page.get_by_test_id("stMetricDelta")
+    before = deltas.all_inner_texts()
+    page.get_by_test_id("stSelectbox").filter(has_text="Noise type").click()
+    page.get_by_role("option", name="joint_dropout", exact=True).click()
+    wait_for_app_run(page)
+    slider = page.get_by_test_id("stSlider").filter(has_text="Level").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("End")
+    wait_for_app_run(page)
+    expect(page.locator(".gtitle").filter(has_text="joint_dropout = 1")).to_have_count(1)
+    assert deltas.all_inner_texts() != before
+
+
+def test_click_confusion_cell_lists_its_samples(page: Page, server: str, runs_dir: Path) -> None:
+    run = read_run(runs_dir / "run")
+    preds = run.logits("fused").argmax(1)
+    k = len(CLASSES)
+    true_id, pred_id = next(
+        (t, p) for t in range(k) for p in range(k) if t != p and ((run.labels == t) & (preds == p)).any()
+    )
+    members = confusion.cell_samples(run.sample_ids, run.labels, preds, true_id, pred_id)
+    open_page(page, f"{server}/confusion")
+    points = page.locator(".js-plotly-plot .scatterlayer .points path")
+    expect(points).to_have_count(k * k)
+    points.nth(true_id * k + pred_id).click(force=True)  # row-major: true class, then predicted
+    wait_for_app_run(page)
+    text = f"{len(members)} samples of {CLASSES[true_id]} predicted as {CLASSES[pred_id]}"
+    expect(page.get_by_text(re.compile(re.escape(text)))).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame").last
+    for sample_id in members:
+        expect(grid).to_contain_text(sample_id)
+
+
+def test_pdf_download_is_a_pdf(page: Page, server: str, tmp_path: Path) -> None:
+    open_page(page, f"{server}/export")
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="PDF").first.click()
+    path = tmp_path / "figure.pdf"
+    info.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF-")
+    assert info.value.suggested_filename.endswith("_accuracy.pdf")
