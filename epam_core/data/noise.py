@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from epam_core.data.class_names import COCO_FLIP_INDEX
+
 Box = tuple[float, float, float, float]  # (x_min, y_min, x_max, y_max) in pixels
 Pair = tuple[np.ndarray, np.ndarray]  # (keypoint (M, T, V, 2), keypoint_score (M, T, V))
 NoiseFn = Callable[[np.ndarray, np.ndarray, float, np.random.Generator, Box], Pair]
@@ -30,8 +32,6 @@ BODY_PARTS: dict[str, tuple[int, ...]] = {
     "left_leg": (11, 13, 15),
     "right_leg": (12, 14, 16),
 }
-LEFT_JOINTS = (1, 3, 5, 7, 9, 11, 13, 15)  # COCO-17 left joints; their right partners are index + 1
-RIGHT_JOINTS = (2, 4, 6, 8, 10, 12, 14, 16)
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,7 @@ def lr_swap(
     keypoint: np.ndarray, keypoint_score: np.ndarray, level: float, rng: np.random.Generator, box: Box
 ) -> Pair:
     """Each person in each frame has its left and right joints exchanged with probability ``level``."""
-    swapped = np.arange(keypoint_score.shape[-1])
-    swapped[list(LEFT_JOINTS)], swapped[list(RIGHT_JOINTS)] = RIGHT_JOINTS, LEFT_JOINTS
+    swapped = list(COCO_FLIP_INDEX)
     flip = rng.random(keypoint_score.shape[:2]) < level  # (M, T)
     kp = np.where(flip[..., None, None], keypoint[:, :, swapped], keypoint).astype(np.float32)
     score = np.where(flip[..., None], keypoint_score[:, :, swapped], keypoint_score)
