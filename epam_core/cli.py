@@ -14,6 +14,7 @@ COMMANDS: list[str] = [
     "epam_core.commands.profile",
     "epam_core.commands.bench",
     "epam_core.commands.extract_poses",
+    "epam_core.commands.analyze",
     "epam_core.commands.train",
     "epam_core.commands.evaluate",
     "epam_core.commands.robustness",
