@@ -9,20 +9,23 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import streamlit as st
-import torch
 
-from epam_core.analysis import attribution, live
-from epam_core.checkpoint import LoadedCheckpoint, load_checkpoint
-from epam_core.config import EPAMNetConfig, InputConfig
-from epam_core.data.noise import NoiseSpec
-from epam_core.data.pipeline import Clip
-from epam_core.data.pyskl import PoseAnnotations, load_annotations
 from epam_core.errors import CheckpointError, DataError, EpamError, RunError
 from epam_core.runs import MANIFEST, EvalRun, read_run
+
+# torch, Captum and the data pipeline load on first use, so that the Overview opens without them.
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from epam_core.analysis.live import LiveResult
+    from epam_core.checkpoint import LoadedCheckpoint
+    from epam_core.config import EPAMNetConfig, InputConfig
+    from epam_core.data.pipeline import Clip
+    from epam_core.data.pyskl import PoseAnnotations
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +33,6 @@ RUNS_ENV = "EPAM_RUNS_DIR"
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS = REPO / "checkpoints" / "runs"
 DEMO_RUN = "demo_synthactions"
-
-# An interactive server on a small machine: one intra-op thread per forward pass avoids oversubscription.
-torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
 
 
 def runs_root() -> Path:
@@ -97,11 +97,19 @@ def compare_run(run: EvalRun) -> EvalRun | None:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def _load_checkpoint(path: str, mtime: float) -> LoadedCheckpoint:
+    import torch
+
+    from epam_core.checkpoint import load_checkpoint
+
+    # an interactive server on a small machine: few intra-op threads per forward pass avoid oversubscription
+    torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
     return load_checkpoint(path)
 
 
 def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
     """The run's model (cached), checked against the run; raises ``CheckpointError`` / ``RunError``."""
+    from epam_core.analysis import live
+
     ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint"))
     if ckpt is None:
         raise RunError(run.path / MANIFEST, "names no model.checkpoint, so the model cannot be re-run")
@@ -114,25 +122,29 @@ def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the annotations…")
 def _annotations(path: str, mtime: float) -> PoseAnnotations:
+    from epam_core.data.pyskl import load_annotations
+
     return load_annotations(path)
 
 
 def ensure_videos(run: EvalRun) -> None:
-    """Regenerate the bundled demo's SynthActions videos when the manifest says how and they are absent."""
+    """Regenerate the bundled demo's SynthActions data (annotation and videos) next to the annotation file the
+    manifest names, when the manifest carries the generator arguments and the data are absent."""
     dataset = run.manifest.get("dataset") or {}
-    synth, videos = dataset.get("synth"), run.resolve(dataset.get("videos"))
-    if not synth or videos is None or videos.is_dir():
+    synth, annotation = dataset.get("synth"), run.resolve(dataset.get("annotation"))
+    videos = run.resolve(dataset.get("videos"))
+    if not synth or annotation is None or (annotation.is_file() and (videos is None or videos.is_dir())):
         return
     from epam_core.data.synth import generate_synthactions
 
-    out_dir = run.resolve(synth.get("out_dir")) or videos.parent
-    args = {k: v for k, v in synth.items() if k != "out_dir"}
-    with st.spinner(f"Generating the demo videos into {out_dir} (first use only)…"):
-        generate_synthactions(out_dir, **args)
+    with st.spinner(f"Generating the demo videos into {annotation.parent} (first use only, about a minute)…"):
+        generate_synthactions(annotation.parent, **synth, overwrite=True, progress=False)
+    _annotations.clear()
 
 
 @st.cache_data(max_entries=32, show_spinner="Decoding the video…")
 def _clip(run_path: str, run_mtime: float, sample_id: str, _run: EvalRun, _input_cfg: InputConfig) -> Clip:
+    from epam_core.analysis import live
     from epam_core.data.dataset import find_video
     from epam_core.data.pipeline import load_clip
 
@@ -163,8 +175,11 @@ def forward(
     _clip: Clip,
     _model: torch.nn.Module,
     _config: EPAMNetConfig,
-) -> live.LiveResult:
+) -> LiveResult:
     """The model on one clip at one noise level (cached: moving the slider back is instant)."""
+    from epam_core.analysis import live
+    from epam_core.data.noise import NoiseSpec
+
     specs = [NoiseSpec(noise, level)] if noise and level > 0 else None
     return live.forward_clip(_model, _clip, _config.input, specs, seed)
 
@@ -181,6 +196,8 @@ def attributions(
     _config: EPAMNetConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached)."""
+    from epam_core.analysis import attribution, live
+
     rgb, pose = live.clip_tensors(_clip, _config.input)
     joints = attribution.joint_importance(_model, rgb, pose, target, stream)
     return joints, attribution.rgb_attribution(_model, rgb, pose, target, stream, method)

@@ -123,3 +123,9 @@ def test_top_confused_pairs_and_cells():
     assert diff[0, 0] == pytest.approx(-0.5) and diff[0, 2] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="shape"):
         confusion.difference(cm, np.eye(3))
+
+
+def test_weights_alpha_and_stream_confusion():
+    assert fusion.weights_alpha((1.0, 1.0)) == 0.5 and fusion.weights_alpha((3.0, 1.0)) == 0.75
+    run = _run(np.array([0, 1, 1]), np.eye(2)[[0, 0, 1]], np.zeros((3, 2)))
+    np.testing.assert_array_equal(metrics.stream_confusion(run, "rgb"), [[1, 0], [1, 1]])

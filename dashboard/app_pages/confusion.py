@@ -8,8 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from epam_core.analysis import confusion, figures
-from epam_core.analysis.report import confusion_counts
+from epam_core.analysis import confusion, figures, metrics
 
 STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
 
@@ -50,7 +49,7 @@ order_by = c4.selectbox(
 )  # fmt: skip
 query = st.text_input("Filter classes (name contains)", key="cm_query", placeholder="e.g. drink")
 
-counts = confusion_counts(run, stream)
+counts = metrics.stream_confusion(run, stream)
 shown = confusion.filter_classes(run.class_names, query)
 if len(shown) == 0:
     st.warning(f"No class name contains {query!r}.")
@@ -62,10 +61,14 @@ if view == "difference of two streams":
     base = c2.selectbox(
         "minus stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=0, key="cm_base"
     )
-    matrix = confusion.difference(counts, confusion_counts(run, base), "true" if norm == "none" else norm)
+    matrix = confusion.difference(
+        counts, metrics.stream_confusion(run, base), "true" if norm == "none" else norm
+    )
     diverging, title = True, f"{STREAM_NAMES[stream]} − {STREAM_NAMES[base]}"
 elif view == "difference of two runs" and other is not None:
-    matrix = confusion.difference(counts, confusion_counts(other, stream), "true" if norm == "none" else norm)
+    matrix = confusion.difference(
+        counts, metrics.stream_confusion(other, stream), "true" if norm == "none" else norm
+    )
     diverging, title = True, f"{run.path.name} − {other.path.name} ({STREAM_NAMES[stream]})"
 order = confusion.order_classes(counts, order_by, run.class_names)
 order = order[np.isin(order, shown)]

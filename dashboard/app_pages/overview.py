@@ -6,7 +6,6 @@ import streamlit as st
 
 from dashboard import state
 from epam_core.analysis import figures, fusion, metrics
-from epam_core.analysis.report import fusion_alpha
 
 run = state.require_run()
 st.title("Overview")
@@ -42,7 +41,7 @@ best_alpha, best_acc = fusion.best_weight(sweep)
 left, right = st.columns([1, 2])
 with left:
     alpha = st.slider(
-        "α (RGB weight; pose weight 1 − α)", 0.0, 1.0, round(fusion_alpha(run), 2), 0.05, key="alpha",
+        "α (RGB weight; pose weight 1 − α)", 0.0, 1.0, round(fusion.weights_alpha(run.manifest["fusion_weights"]), 2), 0.05, key="alpha",
         help="The run's fusion weights are the default; 0.5 ranks classes as the paper's 1:1 sum.",
     )  # fmt: skip
     fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), fusion.alpha_weights(alpha))

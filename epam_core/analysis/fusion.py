@@ -24,6 +24,12 @@ def alpha_weights(alpha: float) -> tuple[float, float]:
     return float(alpha), float(1.0 - alpha)
 
 
+def weights_alpha(weights: tuple[float, float]) -> float:
+    """alpha = w_rgb / (w_rgb + w_pose) of given fusion weights (0.5 for the paper's 1:1)."""
+    total = weights[0] + weights[1]
+    return float(weights[0] / total) if total > 0 else 0.5
+
+
 def weight_sweep(
     rgb: np.ndarray, pose: np.ndarray, labels: np.ndarray, alphas: np.ndarray | None = None
 ) -> pd.DataFrame:

@@ -40,6 +40,11 @@ def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) ->
     return cm
 
 
+def stream_confusion(run: EvalRun, stream: str) -> np.ndarray:
+    """(K, K) confusion counts of one stream of a run."""
+    return confusion_matrix(run.labels, run.logits(stream).argmax(axis=1), run.num_classes)
+
+
 def per_class_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """(K,) recall of each class; NaN for a class with no sample."""
     cm = confusion_matrix(labels, preds, num_classes)

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -20,24 +19,13 @@ log = logging.getLogger(__name__)
 FigureBuilder = Callable[[FigureSize], Figure]
 
 
-def fusion_alpha(run: EvalRun) -> float:
-    """The run's fusion weights as alpha = w_rgb / (w_rgb + w_pose) (0.5 for the paper's 1:1)."""
-    w_rgb, w_pose = run.manifest["fusion_weights"]
-    return float(w_rgb / (w_rgb + w_pose)) if w_rgb + w_pose > 0 else 0.5
-
-
-def confusion_counts(run: EvalRun, stream: str) -> np.ndarray:
-    """(K, K) confusion counts of one stream."""
-    return metrics.confusion_matrix(run.labels, run.logits(stream).argmax(axis=1), run.num_classes)
-
-
 def run_tables(run: EvalRun, top_pairs: int = 20) -> dict[str, pd.DataFrame]:
     """summary (per stream), per_class, and the fused stream's top confused pairs."""
     return {
         "summary": metrics.stream_summary(run),
         "per_class": metrics.per_class_table(run),
         "confused_pairs": confusion.top_confused_pairs(
-            confusion_counts(run, "fused"), run.class_names, top_pairs
+            metrics.stream_confusion(run, "fused"), run.class_names, top_pairs
         ),
     }
 
@@ -56,7 +44,7 @@ def run_figures(run: EvalRun) -> dict[str, FigureBuilder]:
         "per_class": lambda size: paper_figures.per_class(per_class, size),
     }
     for stream in STREAMS:
-        cm = confusion.normalise(confusion_counts(run, stream), "true")
+        cm = confusion.normalise(metrics.stream_confusion(run, stream), "true")
         order = confusion.order_classes(cm, "cluster" if run.num_classes > 30 else "index")
         builders[f"confusion_{stream}"] = lambda size, cm=cm, order=order, s=stream: paper_figures.confusion(
             cm, run.class_names, order, title=f"{s} (row-normalised)", size=size
