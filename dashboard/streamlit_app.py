@@ -16,14 +16,20 @@ from epam_core.runs import list_runs
 
 log = logging.getLogger("epam.dashboard")
 
-st.set_page_config(page_title="EPAM-Net dashboard", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="EPAM-Net dashboard", page_icon=":material/movie:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
-    st.Page("app_pages/confusion.py", title="Confusion", icon="🧮", url_path="confusion"),
-    st.Page("app_pages/sample.py", title="Sample", icon="🎞️", url_path="sample"),
-    st.Page("app_pages/robustness.py", title="Robustness", icon="🌪️", url_path="robustness"),
-    st.Page("app_pages/export.py", title="Export", icon="📦", url_path="export"),
+    st.Page(
+        "app_pages/overview.py",
+        title="Overview",
+        icon=":material/bar_chart:",
+        url_path="overview",
+        default=True,
+    ),
+    st.Page("app_pages/confusion.py", title="Confusion", icon=":material/grid_on:", url_path="confusion"),
+    st.Page("app_pages/sample.py", title="Sample", icon=":material/movie:", url_path="sample"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/tune:", url_path="robustness"),
+    st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
 ]
 
 

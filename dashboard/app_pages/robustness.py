@@ -53,6 +53,7 @@ def live_panel() -> None:
             top["class"],
             f"p = {top['prob']:.3f}",
             delta_color="off",
+            delta_arrow="off",
         )
     st.caption(f"Forward pass with noise: {elapsed * 1000:.0f} ms (cached levels are instant).")
     frames = overlay.overlay_attention(clip.rgb_frames, result.spatial, 0.45)

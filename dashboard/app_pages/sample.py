@@ -42,7 +42,11 @@ cols[0].metric("true class", run.class_names[label] if label >= 0 else "unknown"
 for col, s in zip(cols[1:], STREAMS, strict=True):
     top = scores[s].iloc[0]
     col.metric(
-        f"{figures.STREAM_LABELS[s]} prediction", top["class"], f"p = {top['prob']:.2f}", delta_color="off"
+        f"{figures.STREAM_LABELS[s]} prediction",
+        top["class"],
+        f"p = {top['prob']:.2f}",
+        delta_color="off",
+        delta_arrow="off",
     )
 st.plotly_chart(figures.topk_bars(scores, f"Top-{k} scores in the run"), key="sample_topk")
 

@@ -104,13 +104,15 @@ def confusion_grid(
     sub = np.asarray(matrix, dtype=np.float64)[np.ix_(ids, ids)]
     cnt = sub if counts is None else np.asarray(counts)[np.ix_(ids, ids)]
     show_values = n <= VALUES_MAX_CLASSES if show_values is None else show_values
-    cell = int(np.clip(640 // max(n, 1), 5, 44))
+    cell = int(np.clip(640 // max(n, 1), 5, 56))
     t_idx, p_idx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     t_idx, p_idx = t_idx.ravel(), p_idx.ravel()
     values = sub[t_idx, p_idx]
     is_int = np.allclose(values, np.round(values))
     text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values]
     bound = float(np.abs(values).max()) or 1.0
+    strong = np.abs(values) > 0.6 * bound  # viridis ends bright, purple-orange ends dark
+    text_colour = np.where(strong, "white", "black") if diverging else np.where(strong, "black", "white")
     colour = (
         {"colorscale": DIVERGING, "cmin": -bound, "cmax": bound}
         if diverging
@@ -130,7 +132,7 @@ def confusion_grid(
                 **colour,
             },
             text=text if show_values else None,
-            textfont={"size": max(7, min(12, cell // 3)), "color": "white"},
+            textfont={"size": max(7, min(13, cell // 3)), "color": text_colour},
             customdata=np.stack([ids[t_idx], ids[p_idx], cnt[t_idx, p_idx]], axis=1),
             hovertemplate="true %{y}<br>predicted %{x}<br>value %{marker.color:.3f}"
             "<br>samples %{customdata[2]}<extra></extra>",

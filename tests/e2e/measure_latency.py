@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from conftest import ARGS, CHROMIUM, start_server  # noqa: E402 - after the sys.path line
-from test_dashboard_browser import PAGES, wait_for_app_run  # noqa: E402
+from test_dashboard_browser import PAGES, URLS, save_screenshot, wait_for_app_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/overview")
+            page.goto(url)
             wait_for_app_run(page, timeout=300_000)
             cold = time.perf_counter() - start
             page.goto(f"{url}/robustness")
@@ -58,10 +58,9 @@ def main() -> int:
             if args.screenshots:
                 args.screenshots.mkdir(parents=True, exist_ok=True)
                 for name in PAGES:
-                    page.goto(f"{url}/{name}")
+                    page.goto(f"{url}/{URLS.get(name, name)}")
                     wait_for_app_run(page, timeout=300_000)
-                    page.wait_for_timeout(1500)
-                    page.screenshot(path=str(args.screenshots / f"{name}.png"), full_page=True)
+                    save_screenshot(page, args.screenshots / f"{name}.png")
             browser.close()
     finally:
         proc.terminate()

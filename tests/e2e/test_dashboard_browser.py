@@ -14,6 +14,7 @@ from epam_core.runs import read_run
 
 pytestmark = pytest.mark.browser
 PAGES = ["overview", "confusion", "sample", "robustness", "export"]
+URLS = {"overview": ""}  # the default page lives at the root URL
 
 
 def wait_for_app_run(page: Page, timeout: int = 60_000) -> None:
@@ -25,6 +26,15 @@ def wait_for_app_run(page: Page, timeout: int = 60_000) -> None:
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
 
 
+def save_screenshot(page: Page, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside the app, so the viewport is made as tall as the content."""
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 900), 6000)})
+    page.wait_for_timeout(1500)  # let plotly redraw at the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def open_page(page: Page, url: str) -> None:
     page.goto(url)
     wait_for_app_run(page)
@@ -32,13 +42,12 @@ def open_page(page: Page, url: str) -> None:
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_loads_without_exception(page: Page, server: str, screenshots: Path | None, name: str) -> None:
-    open_page(page, f"{server}/{name}")
+    open_page(page, f"{server}/{URLS.get(name, name)}")
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
     expect(page.locator("h1").first).to_have_text(name.capitalize())
     if screenshots is not None:
-        page.wait_for_timeout(1500)  # let plotly finish drawing
-        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+        save_screenshot(page, screenshots / f"{name}.png")
 
 
 def test_noise_slider_changes_scores(page: Page, server: str) -> None:
