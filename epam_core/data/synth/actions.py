@@ -81,7 +81,7 @@ def _arm_arc(angle: np.ndarray, sign: float, shape: BodyShape, reach: float = 0.
     return np.stack([sign * (shape.shoulder_half + reach * np.sin(angle)), reach * np.cos(angle)], axis=1)
 
 
-def wave(tau, speed, phase, rng, shape):
+def wave(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m, side = _rest(tau, shape), int(rng.integers(2))
     sign = 1.0 - 2 * side
     swing = np.sin(_cycle(tau, 4, speed, phase))
@@ -91,7 +91,7 @@ def wave(tau, speed, phase, rng, shape):
     return Motion(**m, side=side)
 
 
-def clap(tau, speed, phase, rng, shape):
+def clap(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m = _rest(tau, shape)
     gap = 0.015 + 0.1 * (0.5 + 0.5 * np.cos(_cycle(tau, 4, speed, phase)))
     m["hands"][:, 0] = np.stack([gap, np.full_like(gap, 0.12)], axis=1)
@@ -100,14 +100,16 @@ def clap(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def raise_arms(tau, speed, phase, rng, shape):
+def raise_arms(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m = _rest(tau, shape)
     angle = 0.3 + 2.6 * (0.5 - 0.5 * np.cos(_cycle(tau, 1.5, speed, phase)))
     m["hands"][:, 0], m["hands"][:, 1] = _arm_arc(angle, 1.0, shape), _arm_arc(angle, -1.0, shape)
     return Motion(**m)
 
 
-def drink(tau, speed, phase, rng, shape):
+def drink(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m, side = _rest(tau, shape), int(rng.integers(2))
     sign = 1.0 - 2 * side
     up = _ramp(1.6 * (0.5 - 0.5 * np.cos(_cycle(tau, 1.5, speed, phase))) - 0.3)  # pauses at mouth and rest
@@ -118,7 +120,7 @@ def drink(tau, speed, phase, rng, shape):
     return Motion(**m, side=side)
 
 
-def sweep(tau, speed, phase, rng, shape):
+def sweep(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m = _rest(tau, shape)
     swing = np.sin(_cycle(tau, 3, speed, phase))
     x = 0.02 + 0.13 * swing
@@ -128,7 +130,7 @@ def sweep(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def throw(tau, speed, phase, rng, shape):
+def throw(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m, side = _rest(tau, shape), int(rng.integers(2))
     sign = 1.0 - 2 * side
     start = 0.1 + 0.2 * phase
@@ -147,7 +149,7 @@ def throw(tau, speed, phase, rng, shape):
     return Motion(**m, side=side, release=release)
 
 
-def squat(tau, speed, phase, rng, shape):
+def squat(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m = _rest(tau, shape)
     depth = _ramp(1.4 * (0.5 - 0.5 * np.cos(_cycle(tau, 1.5, speed, phase))) - 0.2)
     m["feet"][:, :, 0] *= 1 + 0.5 * depth[:, None]
@@ -158,7 +160,9 @@ def squat(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def phone_call(tau, speed, phase, rng, shape):
+def phone_call(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m, side = _rest(tau, shape), int(rng.integers(2))
     sign = 1.0 - 2 * side
     up = _ramp((tau - 0.05 * phase) / 0.2)
@@ -168,7 +172,7 @@ def phone_call(tau, speed, phase, rng, shape):
     return Motion(**m, side=side)
 
 
-def jump(tau, speed, phase, rng, shape):
+def jump(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m = _rest(tau, shape)
     wave_ = np.sin(_cycle(tau, 3, speed, phase))
     air = np.clip(wave_, 0, 1)
@@ -181,7 +185,9 @@ def jump(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def kick_ball(tau, speed, phase, rng, shape):
+def kick_ball(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m, side = _rest(tau, shape), int(rng.integers(2))
     sign = 1.0 - 2 * side
     start = 0.15 + 0.2 * phase
@@ -198,7 +204,9 @@ def kick_ball(tau, speed, phase, rng, shape):
     return Motion(**m, side=side, release=release)
 
 
-def read_book(tau, speed, phase, rng, shape):
+def read_book(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m = _rest(tau, shape)
     turn = _ramp(2 * (0.5 - 0.5 * np.cos(_cycle(tau, 1, speed, phase))) - 1)  # one page turn per cycle
     m["hands"][:, 0] = [0.09, 0.14]
@@ -208,7 +216,9 @@ def read_book(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def jumping_jacks(tau, speed, phase, rng, shape):
+def jumping_jacks(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m = _rest(tau, shape)
     open_ = 0.5 - 0.5 * np.cos(_cycle(tau, 3, speed, phase))
     angle = 0.3 + 2.5 * open_
@@ -219,7 +229,9 @@ def jumping_jacks(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def side_stretch(tau, speed, phase, rng, shape):
+def side_stretch(
+    tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape
+) -> Motion:
     m = _rest(tau, shape)
     up = _ramp(tau / 0.2)
     overhead = np.array([[0.06, -0.4], [-0.06, -0.4]])
@@ -229,7 +241,7 @@ def side_stretch(tau, speed, phase, rng, shape):
     return Motion(**m)
 
 
-def march(tau, speed, phase, rng, shape):
+def march(tau: np.ndarray, speed: float, phase: float, rng: np.random.Generator, shape: BodyShape) -> Motion:
     m = _rest(tau, shape)
     step = np.sin(_cycle(tau, 2, speed, phase))
     knee = np.stack([np.clip(step, 0, 1), np.clip(-step, 0, 1)], axis=1)  # (T, 2) raised amount per leg
