@@ -218,3 +218,23 @@ def test_label_free_run(tmp_path, monkeypatch):
     assert not at.error and metric(at, "true class") == "unknown"
     at = app("robustness", sample_id="S000")
     assert not at.error and any("no labels" in i.value for i in at.info)
+
+
+def test_compare_two_runs(tmp_path, monkeypatch):
+    make_run(tmp_path)
+    make_run(tmp_path / "b", seed=1)
+    (tmp_path / "b" / "run").rename(tmp_path / "run_b")
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(tmp_path))
+    a, b = (metrics.stream_summary(read_run(tmp_path / n)).set_index("stream") for n in ("run", "run_b"))
+    at = app(_run_name="run", _compare_name="run_b")
+    delta = next(m.delta for m in at.metric if m.label == "Fused top-1")
+    assert delta == f"{a.loc['fused', 'top1'] * 100 - b.loc['fused', 'top1'] * 100:+.1f} pp"
+    at.switch_page("app_pages/confusion.py").run()
+    at.radio(key="cm_view").set_value("difference of two runs").run()
+    spec = plotly_specs(at)[0]
+    assert spec["layout"]["title"]["text"] == "run − run_b (Fused)"
+    expected = confusion.difference(
+        metrics.stream_confusion(read_run(tmp_path / "run"), "fused"),
+        metrics.stream_confusion(read_run(tmp_path / "run_b"), "fused"),
+    )
+    np.testing.assert_allclose(values(spec["data"][0]["marker"]["color"]), expected.ravel())
