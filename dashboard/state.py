@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ RUNS_ENV = "EPAM_RUNS_DIR"
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS = REPO / "checkpoints" / "runs"
 DEMO_RUN = "demo_synthactions"
+_GENERATE_LOCK = threading.Lock()
 
 
 def runs_root() -> Path:
@@ -137,8 +139,12 @@ def ensure_videos(run: EvalRun) -> None:
         return
     from epam_core.data.synth import generate_synthactions
 
-    with st.spinner(f"Generating the demo videos into {annotation.parent} (first use only, about a minute)…"):
-        generate_synthactions(annotation.parent, **synth, overwrite=True, progress=False)
+    with (
+        _GENERATE_LOCK,  # one generation per process, however many sessions ask
+        st.spinner(f"Generating the demo videos into {annotation.parent} (first use only, a few minutes)…"),
+    ):
+        if not (annotation.is_file() and (videos is None or videos.is_dir())):
+            generate_synthactions(annotation.parent, **synth, overwrite=True, progress=False)
     _annotations.clear()
 
 

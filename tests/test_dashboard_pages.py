@@ -238,3 +238,25 @@ def test_compare_two_runs(tmp_path, monkeypatch):
         metrics.stream_confusion(read_run(tmp_path / "run_b"), "fused"),
     )
     np.testing.assert_allclose(values(spec["data"][0]["marker"]["color"]), expected.ravel())
+
+
+def test_demo_videos_are_regenerated_on_first_use(tmp_path, monkeypatch):
+    import epam_core.data.synth
+
+    run = make_run(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["dataset"]["synth"] = {"num_classes": 5, "per_class": 6, "seed": 0}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    shutil.move(tmp_path / "data", tmp_path / "pristine")
+    calls = []
+
+    def fake_generate(out_dir, **kwargs):
+        calls.append((Path(out_dir), kwargs))
+        shutil.copytree(tmp_path / "pristine", out_dir, dirs_exist_ok=True)
+
+    monkeypatch.setattr(epam_core.data.synth, "generate_synthactions", fake_generate)
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(tmp_path))
+    at = app("sample", sample_id="S001")
+    assert not at.error and len(at.get("image")) >= 1
+    assert calls == [((tmp_path / "data").resolve(), {"num_classes": 5, "per_class": 6, "seed": 0,
+                                                      "overwrite": True, "progress": False})]  # fmt: skip
