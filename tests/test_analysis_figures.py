@@ -94,3 +94,11 @@ def test_tables_csv_and_latex(tmp_path):
     assert "mean class" in tex  # underscores turned into spaces
     csv, tex_path = tables.save_table(table, tmp_path / "summary")
     assert csv.read_text() == tables.to_csv(table) and tex_path.read_text() == tables.to_latex(table)
+
+
+def test_attention_strip_figure():
+    frames = np.zeros((4, 16, 16, 3), np.uint8)
+    fig = paper_figures.attention_strip(frames, np.array([0.1, 0.5, 0.9, 1.0]), "s")
+    bars = [ax for ax in fig.axes if ax.patches]
+    assert [round(ax.patches[0].get_height(), 2) for ax in bars] == [0.1, 0.5, 0.9, 1.0]
+    assert paper_figures.figure_bytes(fig, "pdf").startswith(b"%PDF-")

@@ -111,6 +111,7 @@ def test_sample_page_scores_frames_and_attributions(runs):
     assert metric(at, "true class") == CLASSES[row["label"]]
     assert metric(at, "Pose prediction") == CLASSES[row["pose_pred"]]
     assert len(at.get("image")) >= 1
+    assert [b.proto.label for b in at.get("download_button")] == ["PDF", "SVG", "PNG"]
     temporal = next(s for s in plotly_specs(at) if "Temporal" in s["layout"]["title"]["text"])
     np.testing.assert_allclose(
         values(temporal["data"][0]["y"]), run.attention.for_sample("S001")[1], atol=1e-6

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from epam_core.analysis import figures, live, metrics, overlay
+from epam_core.analysis import figures, live, metrics, overlay, paper_figures
 from epam_core.analysis.attribution import RGB_METHODS
 from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
@@ -82,6 +82,15 @@ st.image(
     "bar under each frame = temporal attention",
     width="stretch",
 )
+strip_title = f"{sample_id}: spatial attention, skeleton; bars = temporal attention"
+cols = st.columns([2, 1, 1, 1])
+cols[0].caption("Download this strip as a paper figure:")
+for col, fmt in zip(cols[1:], paper_figures.FORMATS, strict=True):
+    col.download_button(
+        fmt.upper(), data=lambda f=fmt: paper_figures.figure_bytes(
+            paper_figures.attention_strip(frames, temporal, strip_title), f
+        ), file_name=f"{sample_id}_attention.{fmt}", key=f"strip_{fmt}", on_click="ignore",
+    )  # fmt: skip
 legend, bars = st.columns([1, 2])
 with legend:
     st.pyplot(overlay.legend_figure("spatial / temporal attention"), width="content")

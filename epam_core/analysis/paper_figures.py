@@ -202,6 +202,37 @@ def robustness(curves: pd.DataFrame, noise: str, unit: str, size: FigureSize = F
     return fig
 
 
+def attention_strip(
+    frames: np.ndarray, temporal: np.ndarray, title: str = "", size: FigureSize = FigureSize(7.0, 1.6)
+) -> Figure:
+    """Frames (T, S, S, 3) uint8 (e.g. with attention and skeleton drawn) in a row, the temporal attention as
+    a bar under each, and the colour bar of the overlay."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from epam_core.analysis.overlay import CMAP, colourise
+
+    t = len(frames)
+    fig = _figure(size)
+    grid = fig.add_gridspec(2, t + 1, height_ratios=(3, 1), width_ratios=(*([1] * t), 0.08))
+    colours = colourise(np.asarray(temporal, dtype=np.float32)) / 255
+    for i in range(t):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(frames[i])
+        ax.set_axis_off()
+        bar = fig.add_subplot(grid[1, i])
+        bar.bar([0], [float(temporal[i])], color=colours[i], width=0.6)
+        bar.set_ylim(0, 1)
+        bar.set_xlim(-0.5, 0.5)
+        bar.set_xticks([], [])
+        bar.set_yticks([0, 1] if i == 0 else [], [0, 1] if i == 0 else [])
+        bar.set_xlabel(str(i), fontsize="x-small")
+    fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), cax=fig.add_subplot(grid[:, t]), label="attention")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
     """The figure encoded as pdf, svg or png."""
     if fmt not in FORMATS:
