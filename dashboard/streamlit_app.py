@@ -64,6 +64,8 @@ def sidebar() -> None:
 
 
 sidebar()
+if "sample" in st.query_params:  # shareable link to one sample: ?sample=ID
+    st.session_state.setdefault("sample_id", st.query_params["sample"])
 page = st.navigation(PAGES)
 try:
     page.run()

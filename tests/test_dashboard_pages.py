@@ -261,3 +261,13 @@ def test_demo_videos_are_regenerated_on_first_use(tmp_path, monkeypatch):
     assert not at.error and len(at.get("image")) >= 1
     assert calls == [((tmp_path / "data").resolve(), {"num_classes": 5, "per_class": 6, "seed": 0,
                                                       "overwrite": True, "progress": False})]  # fmt: skip
+
+
+def test_sample_link_by_query_parameter(runs):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["sample"] = "S002"
+    at.run()
+    at.switch_page("app_pages/sample.py").run()
+    assert not at.exception
+    assert at.session_state["sample_id"] == "S002"
+    assert metric(at, "true class") == CLASSES[2]

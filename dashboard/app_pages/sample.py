@@ -33,6 +33,7 @@ def describe(sample_id: str) -> str:
 
 
 sample_id = state.synced_selectbox("Sample", ids, "sample_id", format_func=describe)
+st.query_params["sample"] = sample_id
 row = predictions.loc[sample_id]
 label = int(row["label"])
 k = min(5, run.num_classes)
