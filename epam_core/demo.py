@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 SYNTH = {"num_classes": 12, "per_class": 40, "seed": 0}  # generator arguments, kept in the run's manifest
 STAGES = (
-    TrainSettings(stage="rgb", epochs=8, lr=0.1, batch_size=16, seed=0),
-    TrainSettings(stage="pose", epochs=8, lr=0.1, batch_size=16, seed=0),
-    TrainSettings(stage="joint", epochs=3, lr=0.01, batch_size=16, seed=0),
+    TrainSettings(stage="pose", epochs=6, lr=0.2, batch_size=8, seed=0),
+    TrainSettings(stage="rgb", epochs=4, lr=0.2, batch_size=8, seed=0),
+    TrainSettings(stage="joint", epochs=2, lr=0.02, batch_size=8, seed=0),
 )
 NOISE = (
     ("jitter_px", (0.0, 1.0, 2.0, 4.0, 8.0)),

@@ -33,14 +33,13 @@ from epam_core.distributed import DistContext, all_reduce_sum, barrier
 from epam_core.errors import CheckpointError, DataError
 from epam_core.evaluation import default_videos
 from epam_core.models import EPAMNet, build_model
-from epam_core.runs import atomic_write_file
+from epam_core.train_state import load_state, save_state
 
 log = logging.getLogger(__name__)
 
 STAGES = ("rgb", "pose", "joint")
 STATE_FILE = "last.pt"
 MODEL_FILE = "model.pt"
-STATE_FORMAT = "epam-train-state-1"
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def fit(
     history: list[dict[str, float]] = []
     start = 0
     if resume and state_path.exists():
-        start, history = _load_state(state_path, model, optimizer, scheduler, settings)
+        start, history = load_state(state_path, model, optimizer, scheduler, asdict(settings))
         log.info("resuming %s after epoch %d from %s", settings.stage, start, state_path)
     elif resume:
         log.info("no %s to resume from: starting %s from scratch", state_path, settings.stage)
@@ -238,7 +237,7 @@ def fit(
         )
         if ctx.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            _save_state(state_path, model, optimizer, scheduler, settings, epoch + 1, history)
+            save_state(state_path, model, optimizer, scheduler, asdict(settings), epoch + 1, history)
             checkpoint_meta = {
                 **(meta or {}),
                 "stage": settings.stage,
@@ -296,54 +295,3 @@ def _train_epoch(
         "lr": scheduler.get_last_lr()[0],
         "seconds": time.perf_counter() - tic,
     }
-
-
-def _save_state(
-    path: Path,
-    model: EPAMNet,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    settings: TrainSettings,
-    epoch: int,
-    history: list[dict[str, float]],
-) -> None:
-    state = {
-        "format": STATE_FORMAT,
-        "settings": asdict(settings),
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "history": history,
-    }
-    atomic_write_file(path, lambda p: torch.save(state, p))
-
-
-def _load_state(
-    path: Path,
-    model: EPAMNet,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    settings: TrainSettings,
-) -> tuple[int, list[dict[str, float]]]:
-    """Restore a training state; the settings must be those it was saved with."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...
-        raise CheckpointError(
-            path, f"cannot be read as a training state ({type(err).__name__}: {err})"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise CheckpointError(path, f"is not an epam training state (format {STATE_FORMAT})")
-    if state["settings"] != asdict(settings):
-        changed = {
-            k: (v, asdict(settings)[k]) for k, v in state["settings"].items() if asdict(settings).get(k) != v
-        }
-        raise CheckpointError(path, f"was trained with other settings (saved, now): {changed}")
-    try:
-        model.load_state_dict(state["model"], strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(path, f"does not fit this model ({err})") from None
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    return int(state["epoch"]), list(state["history"])

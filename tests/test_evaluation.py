@@ -109,6 +109,7 @@ def test_torchrun_two_processes_equal_one(tiny, tmp_path):
 def test_killed_evaluation_leaves_no_run(tiny, tmp_path, sig):
     annotation, checkpoint = tiny
     out = tmp_path / "runs" / "killed"
+    out.parent.mkdir()
     args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(annotation), "--split", "train"]
     proc = subprocess.Popen(
         _epam(*args, "--out", str(out), "--batch-size", "1", "--workers", "0"),

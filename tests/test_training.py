@@ -30,7 +30,7 @@ def tiny_config():
 class Blobs(Dataset):
     """Class k lights up RGB channel k and heatmap joints 3k..3k+2; plus a little noise."""
 
-    def __init__(self, n: int = 12, seed: int = 0) -> None:
+    def __init__(self, n: int = 8, seed: int = 0) -> None:
         g = torch.Generator().manual_seed(seed)
         cfg = tiny_config().input
         self.labels = torch.arange(n) % K
@@ -55,9 +55,9 @@ def _fit(tmp_path, stage="joint", epochs=2, **kwargs):
     return model, history
 
 
-@pytest.mark.parametrize("stage", ["rgb", "pose", "joint"])
+@pytest.mark.parametrize("stage", ["rgb", "joint"])
 def test_a_few_iterations_lower_the_loss(tmp_path, stage):
-    model, history = _fit(tmp_path, stage=stage, epochs=4)
+    model, history = _fit(tmp_path, stage=stage, epochs=4)  # 2 iterations per epoch
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert history[-1]["loss"] < 0.8 * history[0]["loss"], history
     assert history[-1]["lr"] < 0.05 * 0.2  # cosine decay reached the end of the schedule
@@ -78,7 +78,7 @@ def test_single_stream_stage_leaves_the_other_stream_alone(tmp_path):
 
 
 def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
-    straight, history = _fit(tmp_path / "straight", epochs=3)
+    straight, history = _fit(tmp_path / "straight", epochs=3, stage="pose")
 
     calls = []
     real_save = training.save_checkpoint
@@ -91,12 +91,12 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "save_checkpoint", interrupt_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        _fit(tmp_path / "resumed", epochs=3)
+        _fit(tmp_path / "resumed", epochs=3, stage="pose")
     with pytest.raises(CheckpointError, match="--resume"):
-        _fit(tmp_path / "resumed", epochs=3)
+        _fit(tmp_path / "resumed", epochs=3, stage="pose")
     with pytest.raises(CheckpointError, match="other settings"):
-        _fit(tmp_path / "resumed", epochs=4, resume=True)
-    resumed, resumed_history = _fit(tmp_path / "resumed", epochs=3, resume=True)
+        _fit(tmp_path / "resumed", epochs=4, stage="pose", resume=True)
+    resumed, resumed_history = _fit(tmp_path / "resumed", epochs=3, stage="pose", resume=True)
     assert len(calls) == 3  # epochs 2 and 3 were trained in the second call
     assert [h["loss"] for h in resumed_history] == [h["loss"] for h in history]
     for key, value in straight.state_dict().items():
