@@ -42,7 +42,7 @@ if not builders:
     st.info("This run has no labels, so there are no accuracy figures to export.")
 preview = st.selectbox("Preview", list(builders), key="exp_preview") if builders else None
 if preview:
-    st.image(render(preview, "png"), caption=f"{preview} at {width}×{height} in", width="content")
+    st.image(render(preview, "png"), caption=f"{preview} at {width}×{height} in", width=640)
 for name in builders:
     cols = st.columns([2, 1, 1, 1])
     cols[0].markdown(f"**{name}**")
