@@ -63,6 +63,7 @@ def fusion_sweep(sweep: pd.DataFrame, best_alpha: float, alpha: float | None = N
         "Fused accuracy vs fusion weight",
         xaxis={"title": "α  (fused = α·RGB + (1-α)·pose)", "range": [0, 1]},
         yaxis={"title": "accuracy (%)"},
+        legend={"orientation": "h", "y": -0.3},  # keeps the top free for the α annotations
     )
 
 
