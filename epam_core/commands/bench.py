@@ -177,7 +177,7 @@ def _table(variants: list[Variant], args: argparse.Namespace, preset: str) -> st
             else "–"
         )
         lines.append(
-            f"| {v.name} | {v.batch} | {med * 1e3:.1f} | {best * 1e3:.1f} | {rate:.0f} | "
+            f"| {v.name} | {v.batch} | {med * 1e3:.1f} | {best * 1e3:.1f} | {rate:.3g} | "
             f"{100 * rate / calib_rate:.0f}% | {speedup} |"
         )
     return "\n".join(lines)
