@@ -55,9 +55,15 @@ def fusion_sweep(sweep: pd.DataFrame, best_alpha: float, alpha: float | None = N
             x=best_alpha,
             line={"color": "#CC79A7", "dash": "dash"},
             annotation_text=f"best α={best_alpha:.2f}",
+            annotation_position="top right",
         )
     if alpha is not None:
-        fig.add_vline(x=alpha, line={"color": "#555555"}, annotation_text=f"α={alpha:.2f}")
+        fig.add_vline(
+            x=alpha,
+            line={"color": "#555555"},
+            annotation_text=f"α={alpha:.2f}",
+            annotation_position="bottom left",
+        )
     return _layout(
         fig,
         "Fused accuracy vs fusion weight",
