@@ -156,6 +156,13 @@ def new_manifest(
     }
 
 
+def _default_mode(directory: bool) -> int:
+    """The mode a plain open()/mkdir() would give under the current umask (mkstemp/mkdtemp use 0o600/0o700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextmanager
 def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a hidden temporary directory that replaces ``out_dir`` when the block ends without error."""
@@ -164,6 +171,7 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise RunError(out_dir, "already exists; choose another --out or pass --overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    tmp.chmod(_default_mode(directory=True))
     try:
         yield tmp
         if out_dir.exists():
@@ -185,6 +193,7 @@ def atomic_write_file(path: str | Path, write: Any) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        Path(tmp).chmod(_default_mode(directory=False))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -83,3 +85,15 @@ def test_robustness_is_added_atomically(tmp_path):
     assert read_run(path).robustness["noise"].tolist() == ["jitter"]
     with pytest.raises(RunError, match="not an evaluation run"):
         write_robustness(tmp_path, table)
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    """mkstemp/mkdtemp create 0600/0700 entries; a written run must be readable like any other file."""
+    old = os.umask(0o022)
+    try:
+        path, _, _ = _run(tmp_path)
+        write_robustness(path, pd.DataFrame({"noise": ["jitter"]}))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert stat.S_IMODE((path / "robustness.parquet").stat().st_mode) == 0o644
