@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 
 from epam_core.errors import CheckpointError, DataError, EpamError, RunError
@@ -58,6 +59,20 @@ def _read_run(path: str, mtime: float) -> EvalRun:
 def load_run(path: str | Path) -> EvalRun:
     """The run at ``path`` (cached until one of its files changes); raises ``RunError``."""
     return _read_run(str(Path(path).resolve()), _mtime(Path(path)))
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing accuracies…")
+def _run_analysis(path: str, mtime: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from epam_core.analysis import fusion, metrics
+
+    run = _read_run(path, mtime)
+    sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
+    return metrics.stream_summary(run), sweep, metrics.per_class_table(run)
+
+
+def run_analysis(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-stream summary, fusion-weight sweep, per-class table) of a run, cached (large runs take seconds)."""
+    return _run_analysis(str(run.path.resolve()), _mtime(run.path))
 
 
 def current_run(key: str = "run_path") -> EvalRun | None:

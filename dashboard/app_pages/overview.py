@@ -20,9 +20,10 @@ if not run.has_labels:
     )
     st.stop()
 
-summary = metrics.stream_summary(run).set_index("stream")
+summary, sweep, table = state.run_analysis(run)
+summary = summary.set_index("stream")
 other = state.compare_run(run)
-other_summary = metrics.stream_summary(other).set_index("stream") if other is not None else None
+other_summary = state.run_analysis(other)[0].set_index("stream") if other is not None else None
 if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
 for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
@@ -36,7 +37,6 @@ for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
             st.metric(f"{figures.STREAM_LABELS[stream]} {label}", f"{value:.1f} %", delta=delta)
 
 st.header("Fusion weight")
-sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
 best_alpha, best_acc = fusion.best_weight(sweep)
 left, right = st.columns([1, 2])
 with left:
@@ -51,7 +51,6 @@ with right:
     st.plotly_chart(figures.fusion_sweep(sweep, best_alpha, alpha), key="fusion_chart")
 
 st.header("Per-class accuracy")
-table = metrics.per_class_table(run)
 sort = st.selectbox(
     "Order classes by", ["fusion_gain", "fused", "rgb", "pose", "class_id", "support"], key="pc_sort"
 )
@@ -70,7 +69,7 @@ with st.expander("All classes (click a column header to sort)"):
     st.dataframe(table[["class_id", *shown]], hide_index=True, column_config=pct, key="all_classes")
 if other is not None:
     st.header(f"Per-class difference to {other.path.name}")
-    diff = metrics.per_class_table(other)
+    diff = state.run_analysis(other)[2]
     delta = table[["class_id", "class"]].copy()
     for stream in ("rgb", "pose", "fused"):
         delta[stream] = (
