@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from epam_core.errors import CheckpointError, DataError, EpamError, RunError
-from epam_core.runs import MANIFEST, EvalRun, read_run
+from epam_core.runs import MANIFEST, EvalRun, list_runs, read_run
 
 # torch, Captum and the data pipeline load on first use, so that the Overview opens without them.
 if TYPE_CHECKING:
@@ -248,3 +248,23 @@ def open_sample(sample_id: str) -> None:
     """Select a sample and go to the Sample page."""
     st.session_state["sample_id"] = sample_id
     st.switch_page("app_pages/sample.py")
+
+
+_PENDING_CUSTOM_RUN = "_pending_custom_run"
+
+
+def select_run(path: str | Path) -> None:
+    """Make the run at ``path`` the sidebar's run from the next rerun on: by name when the picker lists it,
+    else as the "Run directory" (call ``st.rerun()`` after it)."""
+    listed = {p.resolve(): p.name for p in list_runs(runs_root())}
+    name = listed.get(Path(path).resolve())
+    if name is not None:
+        st.session_state["_run_name"] = name
+    st.session_state[_PENDING_CUSTOM_RUN] = "" if name is not None else str(path)
+
+
+def apply_run_selection() -> None:
+    """Called by the entrypoint before the sidebar's widgets exist: a run chosen by a page (``select_run``)
+    replaces what was typed as the run directory (a widget's value can only be set before it is drawn)."""
+    if _PENDING_CUSTOM_RUN in st.session_state:
+        st.session_state["custom_run"] = st.session_state.pop(_PENDING_CUSTOM_RUN)

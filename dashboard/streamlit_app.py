@@ -30,6 +30,7 @@ PAGES = [
     st.Page("app_pages/sample.py", title="Sample", icon=":material/movie:", url_path="sample"),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/tune:", url_path="robustness"),
     st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
+    st.Page("app_pages/analyze.py", title="Analyze a video", icon=":material/upload:", url_path="analyze"),
 ]
 
 
@@ -63,6 +64,7 @@ def sidebar() -> None:
         st.session_state["compare_path"] = runs.get(choice)
 
 
+state.apply_run_selection()  # a run started on the Analyze page becomes the selected one
 sidebar()
 if "sample" in st.query_params:  # shareable link to one sample: ?sample=ID
     st.session_state.setdefault("sample_id", st.query_params["sample"])

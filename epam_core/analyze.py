@@ -11,6 +11,7 @@ spread uniformly), with the input configuration stored in the checkpoint.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,14 @@ from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError, RunError
 from epam_core.evaluation import resolve_class_names, run_manifest
 from epam_core.poses.extract import MAX_SIDE, Progress, extract_video_poses, to_annotation
-from epam_core.runs import AttentionMaps, atomic_dir, predictions_frame, write_run
+from epam_core.runs import (
+    MANIFEST,
+    AttentionMaps,
+    atomic_dir,
+    atomic_write_file,
+    predictions_frame,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +138,52 @@ def find_video_or_none(video_root: Path, sample_id: str) -> Path | None:
         return find_video(video_root, sample_id).resolve()
     except DataError:
         return None
+
+
+# --- where the dashboard's "Analyze a video" page puts things (a run per video, uploads kept beside them) ---
+
+UPLOAD_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv")  # suffixes ``find_video`` knows, as uploads are saved
+RUN_PREFIX = "analyze_"
+
+
+def safe_name(name: str) -> str:
+    """``name`` with anything but letters, digits, ``.``, ``-`` and ``_`` replaced by ``_`` (never empty)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "video"
+
+
+def analysis_run_dir(runs_root: str | Path, video: str | Path) -> Path:
+    """A new run directory for the analysis of ``video``: ``runs_root/analyze_<stem>``, or ``..._2``, ``..._3``
+    when taken. When ``runs_root`` is itself a run, beside it (a run directory is not a place for others)."""
+    root = Path(runs_root)
+    if (root / MANIFEST).is_file():
+        root = root.parent
+    base = root / f"{RUN_PREFIX}{safe_name(Path(video).stem)}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}_{n}")
+    return out
+
+
+def save_upload(folder: str | Path, filename: str, data: bytes) -> Path:
+    """Keep an uploaded video as ``folder/<safe stem><suffix>`` (written atomically) and return its path.
+
+    The same bytes uploaded again reuse their file; another video of the same name gets ``_2``, ``_3``, ... so
+    that ``find_video(folder, stem)`` finds exactly this file. Raises ``DataError`` for a suffix that
+    ``find_video`` does not know, or an empty file.
+    """
+    folder, suffix = Path(folder), Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise DataError(filename, f"not a video file name this tool reads (use {', '.join(UPLOAD_SUFFIXES)})")
+    if not data:
+        raise DataError(filename, "is empty (0 bytes)")
+    folder.mkdir(parents=True, exist_ok=True)
+    base, n = safe_name(Path(filename).stem), 1
+    while True:
+        stem = base if n == 1 else f"{base}_{n}"
+        path, taken = folder / f"{stem}{suffix}", find_video_or_none(folder, stem)
+        if taken is None:
+            return atomic_write_file(path, lambda tmp: tmp.write_bytes(data))
+        if taken == path.resolve() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return path
+        n += 1

@@ -1,0 +1,95 @@
+"""Analyze a video: a video of one's own (uploaded, or a path on the server) -> poses (MediaPipe), the model,
+and a label-free evaluation run under the runs directory, which becomes the selected run (`epam analyze`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import state
+from epam_core import analyze
+from epam_core.errors import EpamError
+
+UPLOAD, LOCAL = "Upload a file", "Path on this machine"
+DEMO_CHECKPOINT = state.REPO / "checkpoints" / "epam_demo.pt"
+
+
+def default_checkpoint() -> str:
+    """The selected run's checkpoint when it has one on disk, else the bundled demo checkpoint."""
+    try:
+        run = state.load_run(st.session_state["run_path"]) if st.session_state.get("run_path") else None
+    except EpamError:
+        run = None
+    ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint")) if run else None
+    return str(ckpt if ckpt is not None and ckpt.is_file() else DEMO_CHECKPOINT)
+
+
+st.title("Analyze a video")
+root = state.runs_root()
+st.caption(
+    "Extracts the poses of one person (MediaPipe, run `make poses` once), crops around them, runs the model and "
+    f"writes an evaluation run without a label into `{root}`, like `epam analyze VIDEO --checkpoint CKPT "
+    "--out RUN_DIR`. Pose extraction takes a few seconds per hundred frames; stay on this page until it ends."
+)
+source = st.radio("Video", [UPLOAD, LOCAL], horizontal=True, key="analyze_source")
+if source == UPLOAD:
+    upload = st.file_uploader(
+        "Video file",
+        type=[s.lstrip(".") for s in analyze.UPLOAD_SUFFIXES],
+        key="analyze_upload",
+        help=f"Kept in `{root / 'uploads'}`, which the run refers to for its frames",
+    )
+    typed = ""
+else:
+    upload = None
+    typed = st.text_input("Video path", key="analyze_path", placeholder="/data/clips/my_clip.mp4").strip()
+checkpoint = st.text_input(
+    "Checkpoint", value=default_checkpoint(), key="analyze_checkpoint", help="An EPAM-Net checkpoint (.pt)"
+).strip()
+
+if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload or typed) or not checkpoint):
+    st.session_state.pop("analyze_done", None)
+    bar = st.progress(0.0, text="starting")
+    last = ["starting"]
+
+    def report(fraction: float, message: str) -> None:
+        last[0] = message
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    try:
+        if upload is not None:
+            video = analyze.save_upload(root / "uploads", upload.name, upload.getvalue())
+        else:
+            video = Path(typed).expanduser().resolve()
+        out = analyze.analysis_run_dir(root, video)
+        ckpt = Path(checkpoint).expanduser().resolve()
+        analyze.analyze_video(video, ckpt, out, progress=report, source="epam dashboard (Analyze a video)")
+        run = state.load_run(out)
+        sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
+        found = analyze.find_video_or_none(video.parent, sample_id)
+    except (EpamError, OSError) as err:
+        bar.empty()
+        st.error(f"The analysis did not finish. {err}")
+    else:
+        st.session_state["analyze_done"] = {
+            "run": str(out),
+            "sample": sample_id,
+            "message": last[0],
+            "prediction": prediction,
+            "frames_found": found == video.resolve(),
+        }
+        state.select_run(out)
+        st.rerun()  # the sidebar shows the new run as the selected one
+
+done = st.session_state.get("analyze_done")
+if done:
+    st.progress(1.0, text=done["message"])
+    st.success(f"Wrote the run `{done['run']}` and selected it. Fused prediction: **{done['prediction']}**.")
+    if not done["frames_found"]:
+        st.warning(
+            f"The Sample page looks the frames up by name ({', '.join(analyze.UPLOAD_SUFFIXES)}) and will not "
+            "find this video's; rename it to one of those suffixes to see them."
+        )
+    if st.button("Open it on the Sample page", key="analyze_open", icon=":material/movie:"):
+        state.open_sample(done["sample"])
