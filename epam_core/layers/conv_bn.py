@@ -89,16 +89,24 @@ class ConvBN(nn.Module):
             self._folded = (key, weight.contiguous(memory_format=torch.channels_last), bias)
         return self._folded[1], self._folded[2]
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, *, silu: bool = False) -> Tensor:
+        """relu(conv_bn(x)) or conv_bn(x) by ``self.relu``; ``silu=True``: silu(conv_bn(x)) instead.
+
+        Eval under ``no_grad`` on a channels_last CPU input: one fused oneDNN call (conv, folded BN, activation).
+        """
         if self._can_fuse(x):
-            weight, bias = self._folded_weights()
-            c = self.conv
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups,
-                "relu" if self.relu else "none", [], "",
-            )  # fmt: skip
+            return self._fused(x, "swish" if silu else "relu" if self.relu else "none")
         out = self._conv_bn(x)
+        if silu:
+            return F.silu(out, inplace=not torch.is_grad_enabled())
         return F.relu(out, inplace=True) if self.relu else out
+
+    def _fused(self, x: Tensor, activation: str) -> Tensor:
+        weight, bias = self._folded_weights()
+        c = self.conv
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups, activation, [], ""
+        )
 
     def forward_add_relu(self, x: Tensor, residual: Tensor) -> Tensor:
         """relu(conv_bn(x) + residual): the end of a residual block, one fused oneDNN call in eval."""

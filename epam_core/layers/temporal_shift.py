@@ -8,7 +8,6 @@ Zero-padded at both ends (not cyclic). Direction convention of mmaction2's ``Tem
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -25,17 +24,14 @@ def temporal_shift(x: Tensor, num_segments: int, fold_div: int) -> Tensor:
     """
     nt, c, h, w = x.shape
     fold = c // fold_div
-    x5 = x.permute(0, 2, 3, 1).reshape(nt // num_segments, num_segments, h, w, c)  # (N, T, H, W, C)
-    # one zero frame at each end of the shifted channels: (N, T+2, H, W, 2*fold)
-    padded = F.pad(x5[..., : 2 * fold], (0, 0, 0, 0, 0, 0, 1, 1))
-    out = torch.cat(
-        (
-            padded[:, 2:, ..., :fold],  # from next frame
-            padded[:, :-2, ..., fold:],  # from previous frame
-            x5[..., 2 * fold :],  # unchanged
-        ),
-        dim=-1,
-    )  # (N, T, H, W, C)
+    n = nt // num_segments
+    # (N, T, H, W, C): a view of channels_last memory; one dense copy, then the two shifted channel groups
+    x5 = x.permute(0, 2, 3, 1).reshape(n, num_segments, h, w, c)
+    out = x5.clone(memory_format=torch.contiguous_format)
+    out[:, :-1, ..., :fold] = x5[:, 1:, ..., :fold]  # from next frame
+    out[:, -1, ..., :fold] = 0
+    out[:, 1:, ..., fold : 2 * fold] = x5[:, :-1, ..., fold : 2 * fold]  # from previous frame
+    out[:, 0, ..., fold : 2 * fold] = 0
     return out.view(nt, h, w, c).permute(0, 3, 1, 2)  # (N*T, C, H, W), channels_last
 
 

@@ -13,6 +13,7 @@ state dicts load strictly. Block::
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -50,11 +51,16 @@ class XShiftBlock(nn.Module):
         self.use_swish = use_swish
 
     def forward(self, x: Tensor, num_segments: int) -> Tensor:
-        out = self.conv2(self.conv1(self.shift(x, num_segments)))
-        if self.se_module is not None:
-            out = self.se_module(out, num_segments)
-        if self.use_swish:
-            out = F.silu(out)
+        out = self.conv1(self.shift(x, num_segments))
+        if self.se_module is None and self.use_swish:
+            out = self.conv2(out, silu=True)  # conv + BN + swish: one call in eval
+        else:
+            out = self.conv2(out)
+            inplace = not torch.is_grad_enabled()  # no backward pass needs conv2's output: scale it in place
+            if self.se_module is not None:
+                out = self.se_module(out, num_segments, inplace=inplace)
+            if self.use_swish:
+                out = F.silu(out, inplace=inplace)
         identity = x if self.downsample is None else self.downsample(x)  # the unshifted input
         return self.conv3.forward_add_relu(out, identity)  # relu(conv3(out) + identity)
 
