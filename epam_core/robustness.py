@@ -4,6 +4,9 @@ Each sample's video is decoded once (``pipeline.load_clip``); only its heatmaps 
 (noise, level, seed) condition, because skeleton noise moves keypoints and leaves the RGB frames alone.
 The RGB logits still change: the attention that guides the RGB stream comes from the pose features.
 Under ``torchrun`` samples are sharded like evaluation and gathered back into dataset order.
+
+The noise of a row with seed ``s`` is ``apply_noise(..., seed=s)`` on that sample's clip (the same ``s`` for
+every sample), so re-running one sample live with the same seed reproduces its row exactly.
 """
 
 from __future__ import annotations
