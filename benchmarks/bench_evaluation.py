@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import Subset
 
 from epam_core.checkpoint import load_checkpoint
 from epam_core.data.dataset import PoseRGBDataset
@@ -38,6 +39,9 @@ def main() -> None:
     print(
         f"{len(dataset)} clips of {args.data} ({args.split}), {os.cpu_count()} CPUs, {args.threads} threads"
     )
+    predict(
+        model, Subset(dataset, range(8)), DistContext(), batch_size=4, desc="warm-up"
+    )  # oneDNN, page cache
     print("| batch | workers | seconds | clips/s |\n|---|---|---|---|")
     for batch_size in args.batch_sizes:
         for workers in args.workers:
