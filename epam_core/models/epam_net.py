@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from epam_core.config import EPAMNetConfig, build_config
 from epam_core.layers.pose_attention import PoseAttention
 from epam_core.models.heads import ClsHead
+from epam_core.models.stream_parallel import can_split, run_split
 from epam_core.models.x_shift_net import XShiftNet
 
 
@@ -40,6 +41,8 @@ class EPAMNet(nn.Module):
         super().__init__()
         self.config = config
         self.fusion_weights: tuple[float, float] = tuple(float(w) for w in config.fusion_weights)
+        # eval without autograd: run the RGB and pose backbones concurrently, half of the threads each
+        self.parallel_streams = True
         self.rgb_backbone = XShiftNet(config.rgb)
         self.rgb_cls_head = ClsHead(self.rgb_backbone.out_channels, config.num_classes, config.dropout)
         self.pose_backbone = XShiftNet(config.pose)
@@ -52,8 +55,12 @@ class EPAMNet(nn.Module):
         t_rgb, t_pose = rgb.shape[2], pose.shape[2]
         if t_pose % t_rgb:
             raise ValueError(f"pose frames ({t_pose}) must be a multiple of RGB frames ({t_rgb})")
-        rgb_feats = self.rgb_backbone(rgb)  # (N, T_rgb, C_r, h, w)
-        pose_feats = self.pose_backbone(pose)  # (N, T_pose, C_p, h, w)
+        if self.parallel_streams and not self.training and can_split(rgb, pose):
+            # the two backbones side by side, one per half of the threads (stream_parallel.py)
+            rgb_feats, pose_feats = run_split(self.rgb_backbone, rgb, self.pose_backbone, pose)
+        else:
+            rgb_feats = self.rgb_backbone(rgb)  # (N, T_rgb, C_r, h, w)
+            pose_feats = self.pose_backbone(pose)  # (N, T_pose, C_p, h, w)
         # pose frame k * stride is RGB frame k (config.input.frame_stride for the preset's sizes)
         spatial, temporal = self.attention_module(pose_feats[:, :: t_pose // t_rgb])
         attention = (spatial * temporal[:, :, None, None]).unsqueeze(2)  # (N, T_rgb, 1, h, w)
