@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from epam_core.checkpoint import load_checkpoint
 from epam_core.config import EPAMNetConfig
+from epam_core.data.class_names import class_names_from_arg
 from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
@@ -145,16 +146,6 @@ def resolve_class_names(
     return [f"class_{i}" for i in range(num_classes)]
 
 
-def read_class_names(path: str | Path | None) -> list[str] | None:
-    """Class names from a text file, one per line (blank lines ignored); None when no file is given."""
-    if path is None:
-        return None
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "class-names file not found")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-
 def run_manifest(
     *,
     source: str,
@@ -231,7 +222,7 @@ def evaluate(
         config.num_classes,
         (str(checkpoint), loaded.class_names),
         (str(annotation), anns.class_names),
-        (str(class_names_file), read_class_names(class_names_file)),
+        (str(class_names_file), class_names_from_arg(class_names_file)),
     )
     videos = default_videos(annotation, videos)
     dataset = PoseRGBDataset(anns, videos, config.input, split=split, train=False, class_names=class_names)

@@ -15,16 +15,16 @@ numpy-only allow-list as annotation files, so a pickle from the internet cannot 
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from epam_core.data.pyskl import _SafeUnpickler, load_annotations, select_split
+from epam_core.data.class_names import class_names_from_arg
+from epam_core.data.pyskl import load_annotations, safe_load_pickle, select_split
 from epam_core.errors import DataError, RunError
-from epam_core.evaluation import read_class_names, relative_to_run, resolve_class_names, run_manifest, sha256
+from epam_core.evaluation import relative_to_run, resolve_class_names, run_manifest, sha256
 from epam_core.runs import predictions_frame, write_run
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,7 @@ def read_scores(path: str | Path) -> tuple[np.ndarray, list[str] | None, np.ndar
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "score file not found")
-    try:
-        with path.open("rb") as f:
-            data = _SafeUnpickler(f).load()
-    except pickle.UnpicklingError as err:
-        raise DataError(
-            path, f"is not a usable score pickle ({err}); convert tensors to numpy arrays"
-        ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as err:
-        raise DataError(path, f"is not a pickle or is truncated ({type(err).__name__}: {err})") from None
+    data = safe_load_pickle(path, "score", hint="; convert tensors to numpy arrays")
     if isinstance(data, np.ndarray) and data.ndim == 2:
         data = list(data)
     if not isinstance(data, list) or not data:
@@ -156,7 +148,7 @@ def import_scores(
     class_names = resolve_class_names(
         rgb.shape[1],
         (str(anns.path), anns.class_names),
-        (str(class_names_file), read_class_names(class_names_file)),
+        (str(class_names_file), class_names_from_arg(class_names_file)),
     )
     labels = np.asarray([s["label"] for s in samples], dtype=np.int64)
     frame = predictions_frame(

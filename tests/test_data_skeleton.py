@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from epam_core.data.class_names import COCO_FLIP_INDEX, NTU60, get_class_names, read_class_names
+from epam_core.data.class_names import (
+    COCO_FLIP_INDEX,
+    NTU60,
+    class_names_from_arg,
+    get_class_names,
+    read_class_names,
+)
 from epam_core.data.ntu_skeleton import read_skeleton, skeleton_to_annotation
 from epam_core.data.pyskl import load_annotations, validate_annotation
 from epam_core.errors import DataError
@@ -104,3 +110,13 @@ def test_class_lists(tmp_path):
     (tmp_path / "d.txt").write_text("walk\nwalk\n")
     with pytest.raises(DataError, match="'walk' more than once"):
         read_class_names(tmp_path / "d.txt")
+
+
+def test_class_names_argument_is_a_builtin_list_or_a_file(tmp_path):
+    assert class_names_from_arg(None) is None
+    assert class_names_from_arg("ntu60") == get_class_names("ntu60")
+    assert class_names_from_arg("Toyota-CS") == get_class_names("toyota_cs")
+    (tmp_path / "mine.txt").write_text("walk\nrun\n")
+    assert class_names_from_arg(tmp_path / "mine.txt") == ["walk", "run"]
+    with pytest.raises(DataError, match=r"nope\.txt: class-name file not found"):
+        class_names_from_arg(tmp_path / "nope.txt")

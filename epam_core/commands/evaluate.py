@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--class-names",
         default=None,
-        help="text file, one class per line (if neither the "
-        "checkpoint nor the annotation file names the classes)",
+        help="ntu60, ntu120, pku_mmd, toyota_cs, toyota_cv2 or a text file with one class per line "
+        "(if neither the checkpoint nor the annotation file names the classes)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")

@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument(
         "--label-file", help="text file of 'VIDEO LABEL' lines (file name or stem; index or class name)"
     )
-    p.add_argument("--class-names", help="text file, one class name per line (stored in the annotation file)")
+    p.add_argument(
+        "--class-names",
+        help="a built-in list (ntu60, ...) or a text file, one class name per line (stored in the file)",
+    )
     p.add_argument("--max-side", type=int, default=None, help="downscale frames to this longer side (640)")
     p.set_defaults(func=run)
 
@@ -74,10 +77,10 @@ def resolve_labels(
 
 
 def run(args: argparse.Namespace) -> int:
-    from epam_core.data.class_names import read_class_names
+    from epam_core.data.class_names import class_names_from_arg
     from epam_core.poses.extract import MAX_SIDE, extract_poses
 
-    class_names = read_class_names(args.class_names) if args.class_names else None
+    class_names = class_names_from_arg(args.class_names)
     labels = resolve_labels(args.videos, args.labels, args.label_file, class_names)
     out = extract_poses(
         args.videos, args.out, labels=labels, class_names=class_names, max_side=args.max_side or MAX_SIDE

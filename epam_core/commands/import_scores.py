@@ -24,7 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--videos", default=None, help="video directory, recorded in the manifest for the dashboard"
     )
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--class-names", default=None, help="text file, one class name per line")
+    p.add_argument(
+        "--class-names",
+        default=None,
+        help="ntu60, ntu120, pku_mmd, toyota_cs, toyota_cv2 or a text file with one class name per line",
+    )
     p.add_argument("--fusion-weights", nargs=2, type=float, default=(1.0, 1.0), metavar=("W_RGB", "W_POSE"))
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)

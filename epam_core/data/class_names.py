@@ -331,3 +331,12 @@ def read_class_names(path: str | Path) -> list[str]:
         dup = next(n for n in names if names.count(n) > 1)
         raise DataError(path, f"lists class {dup!r} more than once")
     return names
+
+
+def class_names_from_arg(value: str | Path | None) -> list[str] | None:
+    """A ``--class-names`` argument: a built-in list name (``ntu60``, ...) or a text file; None if not given."""
+    if value is None:
+        return None
+    if str(value).lower().replace("-", "_") in CLASS_LISTS:
+        return get_class_names(str(value))
+    return read_class_names(value)

@@ -85,6 +85,21 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays and builtins)")
 
 
+def safe_load_pickle(path: Path, what: str, hint: str = "") -> Any:
+    """Unpickle ``path`` allowing only numpy arrays and builtins; a ``DataError`` names the file otherwise.
+
+    ``what`` names the expected content in the message ("pyskl annotation", "score"); ``hint`` is appended
+    to the refusal of a disallowed global.
+    """
+    try:
+        with path.open("rb") as f:
+            return _SafeUnpickler(f).load()
+    except pickle.UnpicklingError as err:
+        raise DataError(path, f"is not a usable {what} pickle ({err}){hint}") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as err:
+        raise DataError(path, f"is not a pickle or is truncated ({type(err).__name__}: {err})") from None
+
+
 def load_annotations(path: str | Path, class_names: Sequence[str] | None = None) -> PoseAnnotations:
     """Read and validate a pyskl annotation pickle.
 
@@ -93,13 +108,7 @@ def load_annotations(path: str | Path, class_names: Sequence[str] | None = None)
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "annotation file not found")
-    try:
-        with path.open("rb") as f:
-            data = _SafeUnpickler(f).load()
-    except pickle.UnpicklingError as err:
-        raise DataError(path, f"is not a usable pyskl annotation pickle ({err})") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as err:
-        raise DataError(path, f"is not a pickle or is truncated ({type(err).__name__}: {err})") from None
+    data = safe_load_pickle(path, "pyskl annotation")
     if isinstance(data, list):  # some tools write the annotation list alone, without splits
         data = {"split": {}, "annotations": data}
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
