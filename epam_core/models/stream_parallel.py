@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -32,9 +33,11 @@ def _worker() -> ThreadPoolExecutor:
 
 
 def can_split(*inputs: Tensor) -> bool:
-    """Two or more intra-op threads, no autograd, not tracing, CPU tensors."""
+    """Two or more intra-op threads, no autograd, not tracing, no dispatch mode (e.g. FlopCounterMode: modes
+    are thread-local and would miss the worker's ops), CPU tensors."""
     return (
         torch.get_num_threads() >= 2
+        and _get_current_dispatch_mode() is None
         and not torch.is_grad_enabled()
         and not torch.compiler.is_compiling()
         and not torch.jit.is_scripting()
