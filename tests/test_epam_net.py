@@ -136,10 +136,11 @@ def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 
     assert err.item() <= rel, f"relative error {err.item():.2e} > {rel}"
 
 
-def compare_with_reference(preset: str, batch: int, train_grads: bool = False) -> None:
+def compare_with_reference(preset: str, batch: int, parallel_streams: bool = True) -> None:
     config = build_config(preset)
     torch.manual_seed(0)
     fast, ref = EPAMNet(config), ReferenceEPAMNet(config)
+    fast.parallel_streams = parallel_streams
     randomize(fast)
     ref.load_state_dict(fast.state_dict(), strict=True)
     fast.eval()
@@ -153,6 +154,11 @@ def compare_with_reference(preset: str, batch: int, train_grads: bool = False) -
 
 def test_fast_path_equals_reference_demo() -> None:
     compare_with_reference("demo", batch=2)
+
+
+def test_fast_path_with_streams_in_sequence_equals_reference() -> None:
+    """The eval path that runs the two backbones one after the other (no worker thread)."""
+    compare_with_reference("demo", batch=2, parallel_streams=False)
 
 
 def test_fast_path_equals_reference_paper_size() -> None:

@@ -17,8 +17,12 @@ PAGES = ["overview", "confusion", "sample", "robustness", "export"]
 URLS = {"overview": ""}  # the default page lives at the root URL
 
 
-def wait_for_app_run(page: Page, timeout: int = 60_000) -> None:
-    """Until the script has finished its rerun (Streamlit's own e2e helper, as in the dashboard notes)."""
+def wait_for_app_run(page: Page, timeout: int = 180_000) -> None:
+    """Until the script has finished its rerun (Streamlit's own e2e helper, as in the dashboard notes).
+
+    The generous timeout is for a page's first run on a busy 2-core machine (imports torch and Captum, loads
+    the model, decodes the clip): once seen taking over a minute while a training job shared the cores.
+    """
     page.wait_for_timeout(300)
     app = page.get_by_test_id("stApp")
     expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
