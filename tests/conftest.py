@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from epam_core.errors import EpamError
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EPAM_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -21,3 +23,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real sample data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pose_env() -> Path:
+    """The Python of the MediaPipe environment (``make poses``); skips when absent, except under CI."""
+    from epam_core.poses.extract import pose_python
+
+    try:
+        return pose_python()
+    except EpamError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(err))

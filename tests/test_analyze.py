@@ -6,7 +6,6 @@ environment (``make poses``: skipped without it on a developer's machine, an err
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -19,24 +18,13 @@ from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.cli import main
 from epam_core.data.dataset import PoseRGBDataset, find_video
 from epam_core.data.pyskl import load_annotations
-from epam_core.errors import CheckpointError, EpamError, RunError
+from epam_core.errors import CheckpointError, RunError
 from epam_core.evaluation import sha256
 from epam_core.models.epam_net import build_model
-from epam_core.poses.extract import pose_python
 from epam_core.runs import read_run
 
 CLIP = "mmaction2_test_ucf101_applyeyemakeup.avi"  # 164 frames, 320x240, one person's face and hands
 CLASSES = ["wave", "drink", "read", "clap", "sit"]
-
-
-@pytest.fixture(scope="module")
-def pose_env() -> Path:
-    try:
-        return pose_python()
-    except EpamError as err:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ without it on a developer's machine and fail without it under CI."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -25,16 +24,6 @@ from epam_core.poses.landmarks import BLAZEPOSE_LANDMARKS, BLAZEPOSE_TO_COCO17, 
 
 NTU_CLIP = "ntu_S001C001P001R001A001_rgb.avi"
 NTU_SKELETON = "ntu_S001C001P001R001A001.skeleton"
-
-
-@pytest.fixture(scope="module")
-def pose_env() -> Path:
-    try:
-        return pose_python()
-    except EpamError as err:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")
