@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,11 +156,13 @@ def new_manifest(
     }
 
 
-def _default_mode(directory: bool) -> int:
-    """The mode a plain open()/mkdir() would give under the current umask (mkstemp/mkdtemp use 0o600/0o700)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
+def _partial_name(final: Path) -> Path:
+    """A hidden, unique sibling of ``final`` to write into before the rename.
+
+    Created with plain mkdir()/open() rather than mkdtemp()/mkstemp(), so the result gets the permissions
+    the umask gives any other file (mkstemp/mkdtemp would leave it 0600/0700).
+    """
+    return final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
 
 
 @contextmanager
@@ -170,8 +172,8 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
     if out_dir.exists() and not overwrite:
         raise RunError(out_dir, "already exists; choose another --out or pass --overwrite")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    tmp.chmod(_default_mode(directory=True))
+    tmp = _partial_name(out_dir)
+    tmp.mkdir()
     try:
         yield tmp
         if out_dir.exists():
@@ -189,14 +191,12 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
 def atomic_write_file(path: str | Path, write: Any) -> Path:
     """Call ``write(tmp_path)`` and rename the result onto ``path`` (no half-written file on failure)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent, suffix=path.suffix)
-    os.close(fd)
+    tmp = _partial_name(path)
     try:
-        write(Path(tmp))
-        Path(tmp).chmod(_default_mode(directory=False))
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
