@@ -308,9 +308,14 @@ CLASS_LISTS = {
 }
 
 
+def _list_key(name: str) -> str:
+    """``Toyota-CS`` -> ``toyota_cs``: how a class-list name is looked up in ``CLASS_LISTS``."""
+    return name.lower().replace("-", "_")
+
+
 def get_class_names(name: str) -> list[str]:
     """The class list of a dataset by name (``ntu60``, ``ntu120``, ``pku_mmd``, ``toyota_cs``, ``toyota_cv2``)."""
-    key = name.lower().replace("-", "_")
+    key = _list_key(name)
     if key not in CLASS_LISTS:
         raise ValueError(f"unknown class list {name!r}; choose one of {', '.join(CLASS_LISTS)}")
     return list(CLASS_LISTS[key])
@@ -337,6 +342,6 @@ def class_names_from_arg(value: str | Path | None) -> list[str] | None:
     """A ``--class-names`` argument: a built-in list name (``ntu60``, ...) or a text file; None if not given."""
     if value is None:
         return None
-    if str(value).lower().replace("-", "_") in CLASS_LISTS:
+    if _list_key(str(value)) in CLASS_LISTS:
         return get_class_names(str(value))
     return read_class_names(value)
