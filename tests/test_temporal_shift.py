@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from epam_core.layers.temporal_shift import TemporalShift, temporal_shift
+from epam_core.layers.temporal_shift import TemporalShift, temporal_shift, temporal_shift_window
 from epam_core.models.reference import shift_ncthw
 
 N, T, C, H, W = 2, 4, 8, 2, 3
@@ -86,3 +86,16 @@ def test_gradient_flows_back_shifted() -> None:
 def test_rejects_bad_fold_div() -> None:
     with pytest.raises(ValueError, match="fold_div"):
         TemporalShift(1)
+
+
+@pytest.mark.parametrize(
+    ("clips", "frames"), [((0, 2), (0, 4)), ((1, 2), (1, 3)), ((0, 1), (0, 1)), ((1, 2), (3, 4))]
+)
+def test_window_is_the_same_part_of_the_whole_shift(clips: tuple[int, int], frames: tuple[int, int]) -> None:
+    x = clip(torch.channels_last)
+    whole = temporal_shift(x, T, fold_div=4).view(N, T, C, H, W)
+    x5 = x.permute(0, 2, 3, 1).view(N, T, H, W, C)
+    window = temporal_shift_window(x5, slice(*clips), slice(*frames), fold_div=4)
+    k, f = clips[1] - clips[0], frames[1] - frames[0]
+    assert window.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(window.view(k, f, C, H, W), whole[slice(*clips), slice(*frames)])

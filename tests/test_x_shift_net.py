@@ -7,6 +7,7 @@ import torch
 
 from epam_core.config import StreamConfig, build_config
 from epam_core.layers.conv_bn import ConvBN
+from epam_core.models import x_shift_net
 from epam_core.models.reference import BlockX3D, X3DTemporalShift
 from epam_core.models.x_shift_net import XShiftBlock, XShiftNet
 
@@ -47,6 +48,39 @@ def test_block_matches_reference(train: bool, cin: int, cout: int, stride: int, 
     if train:  # same running statistics after one step
         for (name, a), b in zip(ours.state_dict().items(), ref.state_dict().values(), strict=True):
             torch.testing.assert_close(a, b, msg=name)
+
+
+@pytest.mark.parametrize(
+    "chunk_frames",
+    [1, 3, 5, 8, 16],  # 5 clips x 5 frames: runs of 1 / 3 (3+2) / 5 frames of a clip, 1 clip, 3 clips (3+2)
+)
+@pytest.mark.parametrize(("cin", "cout", "stride", "se"), [(16, 16, 1, True), (16, 32, 2, False)])
+def test_chunked_eval_path_matches_reference(
+    monkeypatch: pytest.MonkeyPatch, chunk_frames: int, cin: int, cout: int, stride: int, se: bool
+) -> None:
+    cfg = StreamConfig(in_channels=3, shift_div=4)
+    planes = int(cout * 2.25)
+    ours = XShiftBlock(
+        cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
+    ).eval()
+    ref = BlockX3D(cin, planes, cout, stride, cfg, se).eval()
+    randomize(ours)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    n, t, size = 5, 5, 6
+    # chunks hold `chunk_frames` frames of conv1's output: planes x size x size float32 each
+    monkeypatch.setattr(x_shift_net, "CHUNK_BYTES", chunk_frames * 4 * planes * size * size)
+    x = torch.randn(n, cin, t, size, size)
+    expected = ref(x).transpose(1, 2)  # (N, T, C, h, w)
+    x_cl = x.transpose(1, 2).reshape(n * t, cin, size, size).contiguous(memory_format=torch.channels_last)
+    before = x_cl.clone()
+    with torch.no_grad():
+        out = ours(x_cl, t)
+        torch.testing.assert_close(out.view(expected.shape), expected, rtol=1e-5, atol=1e-5)
+        assert torch.equal(x_cl, before)  # the input is left alone unless the caller gives it up
+        reused = ours(x_cl, t, reuse_input=True)
+    torch.testing.assert_close(reused.view(expected.shape), expected, rtol=1e-5, atol=1e-5)
+    # without a downsample the output is written over the input, else into the downsample's output
+    assert (reused.data_ptr() == x_cl.data_ptr()) == (ours.downsample is None)
 
 
 def test_convbn_fold_is_exact_and_differentiable_in_eval() -> None:

@@ -4,7 +4,7 @@ X-ShiftNet (EPAM-Net, https://arxiv.org/abs/2408.05421) has no temporal convolut
 authors' code has a (1, k, k) kernel. The parameters keep their official 5-D shapes (state dicts load as they
 are) while the computation runs as ``F.conv2d`` on an (N*T, C, H, W) batch, which is several times faster on CPU.
 In eval mode the BatchNorm is folded into the convolution (cached while the weights stay the same) and, under
-``torch.no_grad`` on CPU, the convolution, bias, residual add and ReLU run as one oneDNN call.
+``torch.no_grad`` on CPU, the convolution, bias, activation (and the residual add, in place) run as one oneDNN call.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class ConvBN(nn.Module):
 
         Eval under ``no_grad`` on a channels_last CPU input: one fused oneDNN call (conv, folded BN, activation).
         """
-        if self._can_fuse(x):
+        if self.can_fuse(x):
             return self._fused(x, "swish" if silu else "relu" if self.relu else "none")
         out = self._conv_bn(x)
         if silu:
@@ -109,17 +109,21 @@ class ConvBN(nn.Module):
         )
 
     def forward_add_relu(self, x: Tensor, residual: Tensor) -> Tensor:
-        """relu(conv_bn(x) + residual): the end of a residual block, one fused oneDNN call in eval."""
-        if self._can_fuse(x) and residual.is_contiguous(memory_format=torch.channels_last):
-            weight, bias = self._folded_weights()
-            c = self.conv
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, residual, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups,
-                "add", 1.0, "relu", [], "",
-            )  # fmt: skip
+        """relu(conv_bn(x) + residual): the end of a residual block (training and autograd path)."""
         return F.relu(self._conv_bn(x).add_(residual), inplace=True)
 
-    def _can_fuse(self, x: Tensor) -> bool:
+    def add_relu_into(self, out: Tensor, x: Tensor) -> Tensor:
+        """out = relu(conv_bn(x) + out), in place; one fused oneDNN call in eval without autograd on CPU."""
+        if self.can_fuse(x) and out.is_contiguous(memory_format=torch.channels_last):
+            weight, bias = self._folded_weights()
+            c = self.conv
+            return torch.ops.mkldnn._convolution_pointwise_.binary(
+                out, x, weight, bias, c.padding[1:], c.stride[1:], c.dilation[1:], c.groups,
+                "add", 1.0, "relu", [], "",
+            )  # fmt: skip
+        return out.add_(self._conv_bn(x)).relu_()
+
+    def can_fuse(self, x: Tensor) -> bool:
         """Eval, no autograd, plain BN, a channels_last float32 CPU input: conv + BN + ReLU as one oneDNN op."""
         return (
             _HAS_POINTWISE

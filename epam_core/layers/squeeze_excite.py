@@ -29,13 +29,16 @@ class SqueezeExcite(nn.Module):
         self.fc1 = nn.Conv3d(channels, hidden, 1, bias=True)
         self.fc2 = nn.Conv3d(hidden, channels, 1, bias=True)
 
+    def gate(self, pooled: Tensor) -> Tensor:
+        """(N, C) means over each clip's (T, H, W) -> (N, C) channel gates in (0, 1)."""
+        hidden = F.relu(F.linear(pooled, self.fc1.weight.flatten(1), self.fc1.bias))  # (N, C_se)
+        return torch.sigmoid(F.linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias))
+
     def forward(self, x: Tensor, num_segments: int, *, inplace: bool = False) -> Tensor:
         """``inplace``: scale ``x`` itself (callers that own ``x`` and need no gradient)."""
         nt, c, h, w = x.shape
         n = nt // num_segments
-        pooled = x.mean(dim=(2, 3)).view(n, num_segments, c).mean(dim=1)  # (N, C)
-        hidden = F.relu(F.linear(pooled, self.fc1.weight.flatten(1), self.fc1.bias))  # (N, C_se)
-        gate = torch.sigmoid(F.linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias))  # (N, C)
+        gate = self.gate(x.mean(dim=(2, 3)).view(n, num_segments, c).mean(dim=1))  # (N, C)
         x5, gate5 = x.view(n, num_segments, c, h, w), gate.view(n, 1, c, 1, 1)  # (N, T, C, H, W)
         out = x5.mul_(gate5) if inplace else x5 * gate5
         return out.reshape(nt, c, h, w)  # a view when x is channels_last or contiguous
