@@ -162,8 +162,8 @@ class XShiftNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, t, h, w = x.shape
-        x = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N, C, T, H, W) -> (N*T, C, H, W)
-        x = self.conv1_s(x.contiguous(memory_format=torch.channels_last))
+        x = x.permute(0, 2, 3, 4, 1).contiguous().view(n * t, h, w, c)  # (N, C, T, H, W) -> (N*T, H, W, C)
+        x = self.conv1_s(x.permute(0, 3, 1, 2))  # (N*T, C, H, W), channels_last
         for stage in self.stages():
             x = stage(x, t, reuse_input=True)  # the stem's output and each stage's are this call's own
         x = self.conv5(x)
