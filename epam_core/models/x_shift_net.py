@@ -26,9 +26,11 @@ from epam_core.models.frame_chunks import frame_chunks
 
 # Eval fast path: a block runs a few frames at a time, so that the shift and conv1's output (the block's widest
 # activation: 2.25x its input channels at its input resolution) take at most this many bytes per chunk and stay
-# in the cache until the depthwise conv2 has read them. 4 MiB measured best on the 2-core development VM
-# (1 MiB L2 per core, 32 MiB shared L3); 1-2 MiB chunks were slower (more, smaller calls).
-CHUNK_BYTES = 4 << 20
+# in the cache until the depthwise conv2 has read them. Measured on the 2-core development VM (1 MiB L2 per core,
+# 32 MiB shared L3) at paper size, interleaved in one process: against no chunking, 8 MiB is 6-8% faster at
+# batch 1 and 30% faster at batch 8; 4 MiB was about as good at batch 8 but 8% slower at batch 1; 1 MiB is
+# slower than no chunking (more, smaller calls; each oneDNN call costs ~60 us before it computes anything).
+CHUNK_BYTES = 8 << 20
 
 
 class XShiftBlock(nn.Module):
