@@ -82,9 +82,10 @@ class XShiftBlock(nn.Module):
 
         1. per chunk: shift (reading the neighbouring frames from ``x``), conv1 + BN + ReLU, conv2 + BN
            (+ swish when there is no SE), and the chunk's SE sums while it is still in the cache;
-        2. SE: one gate per clip from the sums, then scale and swish each chunk in place;
-        3. per chunk: relu(conv3(chunk) + identity) written in place into the identity (``x`` itself when
-           ``reuse_input`` and there is no downsample: step 1 has read all of ``x`` by then).
+        2. SE: one gate per clip from the sums;
+        3. per chunk: SE scale and swish in place, then relu(conv3(chunk) + identity) written in place into
+           the identity (``x`` itself when ``reuse_input`` and there is no downsample: step 1 has read all of
+           ``x`` by then).
         """
         nt, c, h, w = x.shape
         n, t = nt // num_segments, num_segments
@@ -102,15 +103,15 @@ class XShiftBlock(nn.Module):
             mids.append(mid)
         if se is not None:
             gate = se.gate(sums / (t * mids[0].shape[2] * mids[0].shape[3]))  # (N, planes)
-            for chunk, mid in zip(chunks, mids, strict=True):
-                mid.unflatten(0, (-1, chunk.num_frames)).mul_(gate[chunk.clips, None, :, None, None])
-                if self.use_swish:
-                    F.silu(mid, inplace=True)
         if self.downsample is not None:
             identity = self.downsample(x)
         else:
             identity = x if reuse_input else x.clone(memory_format=torch.channels_last)
         for chunk, mid in zip(chunks, mids, strict=True):
+            if se is not None:
+                mid.unflatten(0, (-1, chunk.num_frames)).mul_(gate[chunk.clips, None, :, None, None])
+                if self.use_swish:
+                    F.silu(mid, inplace=True)
             self.conv3.add_relu_into(identity[chunk.rows], mid)
         return identity
 
