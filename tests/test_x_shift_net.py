@@ -83,6 +83,34 @@ def test_chunked_eval_path_matches_reference(
     assert (reused.data_ptr() == x_cl.data_ptr()) == (ours.downsample is None)
 
 
+def test_forward_hooks_see_whole_activations_that_stay_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feature extraction with hooks in eval: one call per forward with the whole tensor, never overwritten."""
+    monkeypatch.setattr(x_shift_net, "CHUNK_BYTES", 1)  # one frame per chunk wherever chunks are allowed
+    torch.manual_seed(0)
+    net = XShiftNet(build_config("demo").rgb).eval()
+    randomize(net)
+    x = torch.randn(2, 3, 8, 32, 32)
+    seen: dict[str, list[torch.Tensor]] = {"layer2.0": [], "layer3.1.conv1": []}
+    with torch.no_grad():
+        plain = net(x)
+        handles = [
+            net.get_submodule(name).register_forward_hook(lambda _m, _i, out, n=name: seen[n].append(out))
+            for name in seen
+        ]
+        hooked = net(x)
+        for h in handles:
+            h.remove()
+        # layer2.0's output computed again without hooks (in the hooked run it is layer2.1's input)
+        stem = net.conv1_s(
+            x.transpose(1, 2).reshape(16, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+        )
+        expected = net.layer2[0](net.layer1(stem, 8), 8)
+    torch.testing.assert_close(hooked, plain)
+    assert [t.shape[0] for t in seen["layer3.1.conv1"]] == [16]  # the whole N*T batch, once, not chunks
+    assert len(seen["layer2.0"]) == 1
+    torch.testing.assert_close(seen["layer2.0"][0], expected)  # not written over by layer2.1
+
+
 def test_convbn_fold_is_exact_and_differentiable_in_eval() -> None:
     torch.manual_seed(0)
     m = ConvBN(6, 10, 3, stride=2, groups=2)

@@ -6,7 +6,7 @@ X3D: Feichtenhofer, https://arxiv.org/abs/2004.04730; TSM: https://arxiv.org/abs
 Activations flow as (N*T, C, H, W) in channels_last memory and every convolution is a 2-D one (the kernels
 are (1, k, k)); the parameters keep the authors' Conv3d / BatchNorm3d shapes and names, so the official
 state dicts load strictly. In eval without autograd on CPU a block runs in chunks of frames and writes its
-output over its input (frame_chunks.py). Block::
+output over its input (frame_chunks.py), unless forward hooks are registered. Block::
 
     x ─┬─ shift ─ conv1 1x1 BN ReLU ─ conv2 3x3 dw /s BN ─ [SE] ─ swish ─ conv3 1x1 BN ─┐
        └───────────────────── [downsample 1x1 /s BN] ─────────────────────────────────(+)─ ReLU
@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules import module as module_hooks
 
 from epam_core.config import StreamConfig
 from epam_core.layers.conv_bn import ConvBN
@@ -31,6 +32,17 @@ from epam_core.models.frame_chunks import frame_chunks
 # batch 1 and 30% faster at batch 8; 4 MiB was about as good at batch 8 but 8% slower at batch 1; 1 MiB is
 # slower than no chunking (more, smaller calls; each oneDNN call costs ~60 us before it computes anything).
 CHUNK_BYTES = 8 << 20
+
+
+def has_forward_hooks(module: nn.Module) -> bool:
+    """Whether a forward hook is registered on ``module``, on one of its submodules, or globally.
+
+    Hooks see every call and may keep the tensors they get, so the eval fast path steps aside for them: a block
+    with a hook inside runs whole (not chunk by chunk), and no block writes over an output a hook may have kept.
+    """
+    return bool(module_hooks._global_forward_hooks or module_hooks._global_forward_pre_hooks) or any(
+        m._forward_hooks or m._forward_pre_hooks for m in module.modules()
+    )
 
 
 class XShiftBlock(nn.Module):
@@ -62,7 +74,7 @@ class XShiftBlock(nn.Module):
 
     def forward(self, x: Tensor, num_segments: int, *, reuse_input: bool = False) -> Tensor:
         """``reuse_input``: the caller no longer needs ``x``; the eval fast path then writes the output over it."""
-        if self.conv1.can_fuse(x):  # eval, no autograd, CPU
+        if self.conv1.can_fuse(x) and not has_forward_hooks(self):  # eval, no autograd, CPU, no hooks
             return self._forward_chunked(x, num_segments, reuse_input)
         out = self.conv1(self.shift(x, num_segments))
         if self.se_module is None and self.use_swish:
@@ -135,9 +147,11 @@ class XShiftStage(nn.ModuleList):
         )
 
     def forward(self, x: Tensor, num_segments: int, *, reuse_input: bool = False) -> Tensor:
-        """``reuse_input``: ``x`` may be overwritten (eval fast path); each later block's input is ours anyway."""
+        """``reuse_input``: ``x`` may be overwritten (eval fast path); so may each later block's input, which is
+        the previous block's output, unless a hook may have kept it."""
+        reuse_outputs = not has_forward_hooks(self)
         for i, block in enumerate(self):
-            x = block(x, num_segments, reuse_input=reuse_input or i > 0)
+            x = block(x, num_segments, reuse_input=reuse_input if i == 0 else reuse_outputs)
         return x
 
 
@@ -167,7 +181,10 @@ class XShiftNet(nn.Module):
         n, c, t, h, w = x.shape
         x = x.permute(0, 2, 3, 4, 1).contiguous().view(n * t, h, w, c)  # (N, C, T, H, W) -> (N*T, H, W, C)
         x = self.conv1_s(x.permute(0, 3, 1, 2))  # (N*T, C, H, W), channels_last
+        reuse = not has_forward_hooks(
+            self
+        )  # the stem's and each stage's outputs are ours unless a hook kept them
         for stage in self.stages():
-            x = stage(x, t, reuse_input=True)  # the stem's output and each stage's are this call's own
+            x = stage(x, t, reuse_input=reuse)
         x = self.conv5(x)
         return x.view(n, t, *x.shape[1:])  # (N*T, C', h, w) -> (N, T, C', h, w)
