@@ -1,7 +1,12 @@
 """Cached loaders around epam_core for the dashboard pages, and the selections shared between pages.
 
-Runs are cached with ``st.cache_data`` keyed by path and modification time (a re-written run is re-read);
-models with ``st.cache_resource`` (one shared object per process, in eval mode, never mutated).
+A run is loaded once per process and shared (``st.cache_resource``, keyed by path and modification time, so
+a re-written run is re-read); its arrays are read-only and pages never mutate it. What pages derive from a
+run (summary, fusion sweep, per-class table, confusion counts, class orders) is computed once per run and
+kept with ``st.cache_data`` keyed by the same ``RunKey``. Models are ``st.cache_resource`` objects too (one
+per checkpoint file and modification time, in eval mode, never mutated), and every cache of a forward pass
+or an attribution is keyed by the run and the checkpoint it came from, so re-evaluating into the same
+directory never serves a stale result.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -20,7 +26,6 @@ from epam_core.runs import MANIFEST, EvalRun, list_runs, read_run
 
 # torch, Captum and the data pipeline load on first use, so that the Overview opens without them.
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from epam_core.analysis.live import LiveResult
@@ -51,28 +56,64 @@ def _mtime(path: Path) -> float:
     return max(times)
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the evaluation run…")
+class RunKey(NamedTuple):
+    """What a cached value derived from a run depends on: the run directory and when its files last changed."""
+
+    path: str
+    mtime: float
+
+
+def run_key(run: EvalRun) -> RunKey:
+    return RunKey(str(run.path.resolve()), _mtime(run.path))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the evaluation run…")
 def _read_run(path: str, mtime: float) -> EvalRun:
     return read_run(path)
 
 
 def load_run(path: str | Path) -> EvalRun:
-    """The run at ``path`` (cached until one of its files changes); raises ``RunError``."""
+    """The run at ``path`` (one shared, read-only object until one of its files changes); raises ``RunError``."""
     return _read_run(str(Path(path).resolve()), _mtime(Path(path)))
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing accuracies…")
-def _run_analysis(path: str, mtime: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _run_analysis(key: RunKey) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     from epam_core.analysis import fusion, metrics
 
-    run = _read_run(path, mtime)
+    run = _read_run(*key)
     sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
     return metrics.stream_summary(run), sweep, metrics.per_class_table(run)
 
 
 def run_analysis(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(per-stream summary, fusion-weight sweep, per-class table) of a run, cached (large runs take seconds)."""
-    return _run_analysis(str(run.path.resolve()), _mtime(run.path))
+    """(per-stream summary, fusion-weight sweep, per-class table) of a run, computed once per run."""
+    return _run_analysis(run_key(run))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _confusion(key: RunKey, stream: str) -> np.ndarray:
+    from epam_core.analysis import metrics
+
+    return metrics.stream_confusion(_read_run(*key), stream)
+
+
+def confusion_counts(run: EvalRun, stream: str) -> np.ndarray:
+    """(K, K) confusion counts of one stream, computed once per run and stream."""
+    return _confusion(run_key(run), stream)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _class_order(key: RunKey, stream: str, method: str) -> np.ndarray:
+    from epam_core.analysis import confusion
+
+    run = _read_run(*key)
+    return confusion.order_classes(_confusion(key, stream), method, run.class_names)
+
+
+def class_order(run: EvalRun, stream: str, method: str) -> np.ndarray:
+    """The class permutation of ``confusion.order_classes`` for one stream's matrix, once per run."""
+    return _class_order(run_key(run), stream, method)
 
 
 def current_run(key: str = "run_path") -> EvalRun | None:
@@ -107,6 +148,39 @@ def compare_run(run: EvalRun) -> EvalRun | None:
         st.warning(f"{other.path.name} has other classes than {run.path.name}; it cannot be compared.")
         return None
     return other
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the figures…")
+def _figure_builders(key: RunKey) -> dict[str, Any]:
+    from epam_core.analysis.report import run_figures
+
+    return run_figures(_read_run(*key))
+
+
+def figure_builders(run: EvalRun) -> dict[str, Any]:
+    """``report.run_figures`` of a run (what they draw is computed once per run; drawing is on demand)."""
+    return _figure_builders(run_key(run))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _run_tables(key: RunKey) -> dict[str, pd.DataFrame]:
+    from epam_core.analysis.report import run_tables
+
+    return run_tables(_read_run(*key))
+
+
+def run_tables(run: EvalRun) -> dict[str, pd.DataFrame]:
+    """``report.run_tables`` of a run, computed once per run."""
+    return _run_tables(run_key(run))
+
+
+@st.cache_data(max_entries=64, show_spinner="Drawing…")
+def figure_file(key: RunKey, name: str, fmt: str, style: str, size: Any) -> bytes:
+    """One paper figure of a run as PDF/SVG/PNG bytes (cached: the preview is drawn once per setting)."""
+    from epam_core.analysis import paper_figures
+
+    with paper_figures.style(style):
+        return paper_figures.figure_bytes(_figure_builders(key)[name](size), fmt)
 
 
 # --- model, clips, forward passes -------------------------------------------------------------------------
@@ -164,7 +238,15 @@ def ensure_videos(run: EvalRun) -> None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Decoding the video…")
-def _clip(run_path: str, run_mtime: float, sample_id: str, _run: EvalRun, _input_cfg: InputConfig) -> Clip:
+def _clip(
+    run: RunKey,
+    checkpoint: str,
+    checkpoint_mtime: float,
+    sample_id: str,
+    _run: EvalRun,
+    _input_cfg: InputConfig,
+) -> Clip:
+    """One decoded clip; keyed by the checkpoint too, since its input config decides the crop and frames."""
     from epam_core.analysis import live
     from epam_core.data.dataset import find_video
     from epam_core.data.pipeline import load_clip
@@ -182,13 +264,20 @@ def load_clip(run: EvalRun, sample_id: str) -> tuple[Clip, torch.nn.Module, EPAM
     """The decoded, cropped clip of one sample and the run's model; raises ``EpamError`` naming the file."""
     model, config, _ = run_model(run)
     ensure_videos(run)
-    clip = _clip(str(run.path), _mtime(run.path), sample_id, run, config.input)
+    clip = _clip(*model_key(run), sample_id, run, config.input)
     return clip, model, config
+
+
+def model_key(run: EvalRun) -> tuple[RunKey, str, float]:
+    """What a forward pass or an attribution of ``run`` depends on: the run and its checkpoint file's state."""
+    ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint"))
+    mtime = ckpt.stat().st_mtime if ckpt is not None and ckpt.is_file() else 0.0
+    return run_key(run), str(ckpt), mtime
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def forward(
-    run_path: str,
+    key: tuple[RunKey, str, float],
     sample_id: str,
     noise: str | None,
     level: float,
@@ -197,7 +286,7 @@ def forward(
     _model: torch.nn.Module,
     _config: EPAMNetConfig,
 ) -> LiveResult:
-    """The model on one clip at one noise level (cached: moving the slider back is instant)."""
+    """The model on one clip at one noise level (cached per ``model_key``: moving the slider back is instant)."""
     from epam_core.analysis import live
     from epam_core.data.noise import NoiseSpec
 
@@ -207,7 +296,7 @@ def forward(
 
 @st.cache_data(max_entries=64, show_spinner="Computing attributions with Captum…")
 def attributions(
-    run_path: str,
+    key: tuple[RunKey, str, float],
     sample_id: str,
     stream: str,
     target: int,
@@ -216,7 +305,7 @@ def attributions(
     _model: torch.nn.Module,
     _config: EPAMNetConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached)."""
+    """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached per model_key)."""
     from epam_core.analysis import attribution, live
 
     rgb, pose = live.clip_tensors(_clip, _config.input)

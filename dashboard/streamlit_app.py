@@ -20,11 +20,15 @@ st.set_page_config(page_title="EPAM-Net dashboard", page_icon=":material/movie:"
 
 PAGES = [
     st.Page(
+        "app_pages/overview.py", title="Overview", icon=":material/bar_chart:", url_path="home", default=True
+    ),
+    # the default page is served at "/" only; this hidden twin answers the Overview's own URL, /overview
+    st.Page(
         "app_pages/overview.py",
         title="Overview",
         icon=":material/bar_chart:",
         url_path="overview",
-        default=True,
+        visibility="hidden",
     ),
     st.Page("app_pages/confusion.py", title="Confusion", icon=":material/grid_on:", url_path="confusion"),
     st.Page("app_pages/sample.py", title="Sample", icon=":material/movie:", url_path="sample"),

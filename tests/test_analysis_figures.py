@@ -33,15 +33,23 @@ def test_confusion_grid_cells_and_value_threshold():
     ids = np.array([3, 1, 7])
     fig = figures.confusion_grid(cm, ids, NAMES, "cm")
     points = fig.data[0]
-    assert len(points.x) == 9 and points.mode == "markers+text"
+    assert len(points.x) == 9 and points.type == "scattergl"
     # the cell (true 1, predicted 7): row-major over the shown order 3, 1, 7
     k = 1 * 3 + 2
-    assert (points.y[k], points.x[k]) == ("class 1", "class 7")
+    assert (points.y[k], points.x[k]) == (1, 2)
     assert points.customdata[k].tolist() == [1, 7, cm[1, 7]]
     assert points.marker.color[k] == cm[1, 7]
-    assert list(fig.layout.yaxis.categoryarray) == ["class 7", "class 1", "class 3"]  # first class on top
+    assert "true class 1<br>predicted class 7" == points.hovertext[k]
+    assert list(fig.layout.yaxis.ticktext) == ["class 3", "class 1", "class 7"]
+    assert list(fig.layout.yaxis.range) == [2.5, -0.5]  # first class on top
+    numbers = fig.data[1]  # every non-zero cell's value, zeros blank
+    assert numbers.mode == "text" and list(numbers.text) == [str(v) for v in cm[np.ix_(ids, ids)].ravel()]
+    sparse = np.zeros((40, 40))
+    sparse[1, 7] = 5
+    one = figures.confusion_grid(sparse, ids, NAMES, "cm", show_values=True).data[1]
+    assert list(one.text) == ["5"] and (one.y[0], one.x[0]) == (1, 2)
     big = figures.confusion_grid(cm, np.arange(40), NAMES, "cm")
-    assert big.data[0].mode == "markers"  # numbers hidden above 30 classes
+    assert len(big.data) == 1  # numbers hidden above 30 classes
     diff = figures.confusion_grid(cm - cm.T, ids, NAMES, "diff", diverging=True)
     assert diff.data[0].marker.cmin == -diff.data[0].marker.cmax
 

@@ -8,7 +8,7 @@ from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from epam_core.analysis import confusion, fusion, metrics
-from epam_core.runs import EvalRun, predictions_frame
+from epam_core.runs import EvalRun, predictions_frame, run_from_tables
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_unknown_labels_are_left_out():
 def _run(labels, rgb, pose) -> EvalRun:
     frame = predictions_frame([f"s{i}" for i in range(len(labels))], labels, rgb, pose)
     names = [f"c{i}" for i in range(rgb.shape[1])]
-    return EvalRun(None, {"class_names": names}, frame, None, None)
+    return run_from_tables(None, {"class_names": names}, frame)
 
 
 def test_stream_summary_and_per_class_table():

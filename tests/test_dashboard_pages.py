@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+import torch
 from streamlit.testing.v1 import AppTest
 from test_dashboard_fixture import CLASSES, make_run
 
 from epam_core.analysis import confusion, fusion, metrics
+from epam_core.checkpoint import save_checkpoint
 from epam_core.runs import read_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
@@ -82,7 +84,7 @@ def test_confusion_cell_lists_its_samples(runs):
     run = read_run(runs / "run")
     at = app("confusion")
     spec = plotly_specs(at)[0]
-    assert len(spec["data"][0]["x"]) == len(CLASSES) ** 2
+    assert len(values(spec["data"][0]["x"])) == len(CLASSES) ** 2
     preds = run.logits("fused").argmax(1)
     cm = metrics.confusion_matrix(run.labels, preds, len(CLASSES))
     true_id, pred_id = next(
@@ -98,7 +100,7 @@ def test_confusion_cell_lists_its_samples(runs):
     table = next(d.value for d in at.dataframe if "predicted" in d.value.columns)
     assert table["count"].tolist() == pairs["count"].tolist()
     at.text_input(key="cm_query").set_value("A").run()  # wave, clap, squat
-    assert len(plotly_specs(at)[0]["data"][0]["x"]) == 9
+    assert len(values(plotly_specs(at)[0]["data"][0]["x"])) == 9
     at.button(key="cm_open").click().run()
     assert at.session_state["sample_id"] == members[0]
 
@@ -121,10 +123,16 @@ def test_sample_page_scores_frames_and_attributions(runs):
     assert len(values(joints["data"][0]["y"])) == 17
 
 
-def test_sample_without_video_shows_the_file(runs):
+def test_sample_without_video_shows_the_file_and_the_stored_attention(runs):
+    run = read_run(runs / "run")
     at = app("sample", sample_id="S010")
     assert any("S010" in e.value and "no video" in e.value for e in at.error)
     assert metric(at, "true class") == CLASSES[0]  # the run's scores still show
+    assert len(at.get("image")) == 1  # the stored spatial maps on their own grid
+    temporal = next(s for s in plotly_specs(at) if "Temporal" in s["layout"]["title"]["text"])
+    np.testing.assert_allclose(
+        values(temporal["data"][0]["y"]), run.attention.for_sample("S010")[1], atol=1e-6
+    )
 
 
 def test_robustness_slider_changes_scores(runs):
@@ -271,3 +279,39 @@ def test_sample_link_by_query_parameter(runs):
     assert not at.exception
     assert at.session_state["sample_id"] == "S002"
     assert metric(at, "true class") == CLASSES[2]
+
+
+def test_live_caches_follow_the_run_and_its_checkpoint(tmp_path):
+    """Re-evaluating into the same run directory, or replacing its checkpoint, must not serve the old forward
+    pass: the cache key of every forward/attribution changes with the run's files and the checkpoint file."""
+    import os
+
+    from dashboard import state
+    from epam_core.checkpoint import load_checkpoint
+
+    run_dir = make_run(tmp_path)
+    run = state.load_run(run_dir)
+    key = state.model_key(run)
+    clip, model, config = state.load_clip(run, "S000")
+    first = state.forward(key, "S000", None, 0.0, 0, clip, model, config)
+
+    ckpt = tmp_path / "model.pt"
+    other = load_checkpoint(ckpt).model
+    with torch.no_grad():
+        other.pose_cls_head.fc_cls.weight.mul_(-1)
+    save_checkpoint(ckpt, other, class_names=CLASSES)
+    os.utime(ckpt, (ckpt.stat().st_atime, ckpt.stat().st_mtime + 5))
+    changed = state.model_key(state.load_run(run_dir))
+    assert changed != key
+    _, model2, _ = state.load_clip(run, "S000")
+    second = state.forward(changed, "S000", None, 0.0, 0, clip, model2, config)
+    assert not np.allclose(second.pose_logits, first.pose_logits)
+
+    before = state.run_key(run)
+    make_run(tmp_path / "again", seed=1)  # a re-evaluation written over the same directory
+    shutil.rmtree(run_dir)
+    shutil.copytree(tmp_path / "again" / "run", run_dir)
+    os.utime(run_dir, (run_dir.stat().st_atime, run_dir.stat().st_mtime + 10))
+    rerun = state.load_run(run_dir)
+    assert state.run_key(rerun) != before and rerun is not run
+    np.testing.assert_array_equal(rerun.logits("rgb"), read_run(tmp_path / "again" / "run").logits("rgb"))

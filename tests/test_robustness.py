@@ -17,7 +17,7 @@ from epam_core.robustness import (
     subset_indices,
     sweep_conditions,
 )
-from epam_core.runs import read_run, stack_logits
+from epam_core.runs import read_run
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +55,11 @@ def test_sweep_at_level_zero_equals_plain_evaluation(tiny, tmp_path):
     for (noise, seed), rows in table[table["level"] == 0].groupby(["noise", "seed"]):
         assert rows["sample_id"].tolist() == run.sample_ids.tolist(), (noise, seed)
         for stream in ("rgb", "pose", "fused"):
-            np.testing.assert_allclose(stack_logits(rows[f"{stream}_logits"]), run.logits(stream), atol=1e-5)
+            swept = run.robustness_logits(stream)[rows.index]
+            np.testing.assert_allclose(swept, run.logits(stream), atol=1e-5)
             assert rows[f"{stream}_pred"].tolist() == run.predictions[f"{stream}_pred"].tolist()
     noisy = table[(table["noise"] == "jitter_px") & (table["level"] == 6.0)]
-    pose_noisy = stack_logits(noisy["pose_logits"])
+    pose_noisy = run.robustness_logits("pose")[noisy.index]
     scale = np.abs(run.logits("pose")).max()  # random weights: logits are small
     assert np.abs(pose_noisy[:3] - run.logits("pose")).max() > 0.01 * scale  # jitter moved the pose stream
     assert np.abs(pose_noisy[:3] - pose_noisy[3:]).max() > 0.01 * scale  # the two seeds draw different noise

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from epam_core.analysis import confusion, figures, metrics
+from epam_core.analysis import confusion, figures
 
 STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
 
@@ -49,7 +49,7 @@ order_by = c4.selectbox(
 )  # fmt: skip
 query = st.text_input("Filter classes (name contains)", key="cm_query", placeholder="e.g. drink")
 
-counts = metrics.stream_confusion(run, stream)
+counts = state.confusion_counts(run, stream)
 shown = confusion.filter_classes(run.class_names, query)
 if len(shown) == 0:
     st.warning(f"No class name contains {query!r}.")
@@ -62,15 +62,15 @@ if view == "difference of two streams":
         "minus stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=0, key="cm_base"
     )
     matrix = confusion.difference(
-        counts, metrics.stream_confusion(run, base), "true" if norm == "none" else norm
+        counts, state.confusion_counts(run, base), "true" if norm == "none" else norm
     )
     diverging, title = True, f"{STREAM_NAMES[stream]} − {STREAM_NAMES[base]}"
 elif view == "difference of two runs" and other is not None:
     matrix = confusion.difference(
-        counts, metrics.stream_confusion(other, stream), "true" if norm == "none" else norm
+        counts, state.confusion_counts(other, stream), "true" if norm == "none" else norm
     )
     diverging, title = True, f"{run.path.name} − {other.path.name} ({STREAM_NAMES[stream]})"
-order = confusion.order_classes(counts, order_by, run.class_names)
+order = state.class_order(run, stream, order_by)
 order = order[np.isin(order, shown)]
 values = st.toggle("Show numbers", value=len(order) <= figures.VALUES_MAX_CLASSES, key="cm_values")
 fig = figures.confusion_grid(
@@ -81,9 +81,8 @@ event = st.plotly_chart(
     config={"toImageButtonOptions": {"format": "svg", "filename": f"confusion_{stream}"}},
 )  # fmt: skip
 points = (event.selection or {}).get("points", []) if event else []
-if points:
-    names = {n: i for i, n in enumerate(run.class_names)}
-    select_cell("click", (names[points[0]["y"]], names[points[0]["x"]]))
+if points:  # a marker's position (x, y) is its place in the shown order
+    select_cell("click", (int(order[int(points[0]["y"])]), int(order[int(points[0]["x"])])))
 st.caption("Click a cell (or pick a pair below) to list its samples.")
 
 st.header("Most confused pairs")
@@ -115,17 +114,16 @@ pred_id = right.selectbox(
     key="cm_pred",
     on_change=cell_from_widgets,
 )
-preds = run.logits(stream).argmax(axis=1)
-members = confusion.cell_samples(run.sample_ids, run.labels, preds, true_id, pred_id)
+members = confusion.cell_samples(run.sample_ids, run.labels, run.preds(stream), true_id, pred_id)
 st.markdown(
     f"**{len(members)} samples** of *{run.class_names[true_id]}* predicted as *{run.class_names[pred_id]}* "
     f"by the {STREAM_NAMES[stream]} stream"
 )
 if len(members):
-    rows = run.predictions.set_index("sample_id").loc[members]
+    rows = np.array([run.index_of(m) for m in members])
     listing = pd.DataFrame(
         {"sample_id": members}
-        | {f"{s} prediction": [run.class_names[p] for p in rows[f"{s}_pred"]] for s in STREAM_NAMES}
+        | {f"{s} prediction": [run.class_names[p] for p in run.preds(s)[rows]] for s in STREAM_NAMES}
     )
     st.dataframe(listing, hide_index=True, key="cm_members")
     chosen = st.selectbox("Sample", list(members), key="cm_sample")

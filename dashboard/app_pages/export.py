@@ -11,7 +11,6 @@ import streamlit as st
 from dashboard import state
 from epam_core.analysis import paper_figures, tables
 from epam_core.analysis.paper_figures import FigureSize
-from epam_core.analysis.report import run_figures, run_tables
 
 run = state.require_run()
 st.title("Export")
@@ -30,13 +29,12 @@ size = FigureSize(width, height, dpi)
 
 
 def render(name: str, fmt: str) -> bytes:
-    """One figure file, drawn when its button is pressed."""
-    with paper_figures.style(style):
-        return paper_figures.figure_bytes(builders[name](size), fmt)
+    """One figure file, drawn when its button is pressed (or shown as the preview)."""
+    return state.figure_file(state.run_key(run), name, fmt, style, size)
 
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
-builders = run_figures(run)
+builders = state.figure_builders(run)
 st.header("Figures")
 if not builders:
     st.info("This run has no labels, so there are no accuracy figures to export.")
@@ -53,18 +51,18 @@ for name in builders:
         )  # fmt: skip
 
 st.header("Tables")
-for name, table in run_tables(run).items():
+for name, table in state.run_tables(run).items():
     cols = st.columns([2, 1, 1])
     cols[0].markdown(f"**{name}** ({len(table)} rows)")
     cols[1].download_button(
         "CSV",
-        tables.to_csv(table),
+        lambda t=table: tables.to_csv(t),
         f"{run.path.name}_{name}.csv",
         "text/csv",
         key=f"dl_{name}_csv",
         on_click="ignore",
     )
     cols[2].download_button(
-        "LaTeX", tables.to_latex(table, caption=name.replace("_", " "), label=f"tab:{name}"),
+        "LaTeX", lambda t=table, n=name: tables.to_latex(t, caption=n.replace("_", " "), label=f"tab:{n}"),
         f"{run.path.name}_{name}.tex", "application/x-tex", key=f"dl_{name}_tex", on_click="ignore",
     )  # fmt: skip

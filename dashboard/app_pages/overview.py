@@ -37,18 +37,26 @@ for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
             st.metric(f"{figures.STREAM_LABELS[stream]} {label}", f"{value:.1f} %", delta=delta)
 
 st.header("Fusion weight")
-best_alpha, best_acc = fusion.best_weight(sweep)
-left, right = st.columns([1, 2])
-with left:
-    alpha = st.slider(
-        "α (RGB weight; pose weight 1 − α)", 0.0, 1.0, round(fusion.weights_alpha(run.manifest["fusion_weights"]), 2), 0.05, key="alpha",
-        help="The run's fusion weights are the default; 0.5 ranks classes as the paper's 1:1 sum.",
-    )  # fmt: skip
-    fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), fusion.alpha_weights(alpha))
-    st.metric("fused top-1 at α", f"{metrics.topk_accuracy(fused, run.labels) * 100:.1f} %")
-    st.metric("best α", f"{best_alpha:.2f}", help=f"top-1 {best_acc * 100:.1f} % (ties: closest to 0.5)")
-with right:
-    st.plotly_chart(figures.fusion_sweep(sweep, best_alpha, alpha), key="fusion_chart")
+
+
+@st.fragment
+def fusion_panel() -> None:
+    """Only this panel reruns when the slider moves: one fused top-1 over the run, the sweep is cached."""
+    best_alpha, best_acc = fusion.best_weight(sweep)
+    left, right = st.columns([1, 2])
+    with left:
+        alpha = st.slider(
+            "α (RGB weight; pose weight 1 − α)", 0.0, 1.0, round(fusion.weights_alpha(run.manifest["fusion_weights"]), 2), 0.05, key="alpha",
+            help="The run's fusion weights are the default; 0.5 ranks classes as the paper's 1:1 sum.",
+        )  # fmt: skip
+        fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), fusion.alpha_weights(alpha))
+        st.metric("fused top-1 at α", f"{metrics.topk_accuracy(fused, run.labels) * 100:.1f} %")
+        st.metric("best α", f"{best_alpha:.2f}", help=f"top-1 {best_acc * 100:.1f} % (ties: closest to 0.5)")
+    with right:
+        st.plotly_chart(figures.fusion_sweep(sweep, best_alpha, alpha), key="fusion_chart")
+
+
+fusion_panel()
 
 st.header("Per-class accuracy")
 sort = st.selectbox(

@@ -22,7 +22,7 @@ run = state.require_run()
 st.title("Robustness")
 c1, c2, c3 = st.columns([2, 2, 1])
 with c1:
-    sample_id = state.synced_selectbox("Sample", list(run.sample_ids), "sample_id")
+    sample_id = state.synced_selectbox("Sample", run.sample_ids.tolist(), "sample_id")
 noise = c2.selectbox("Noise type", list(NOISE_TYPES), key="noise_type")
 seed = int(c3.number_input("Seed", 0, 10_000, 0, key="noise_seed"))
 spec = NOISE_TYPES[noise]
@@ -41,9 +41,9 @@ def live_panel() -> None:
         f"Level ({spec.unit})", 0.0, float(spec.max_level), 0.0, spec.max_level / 20, key="noise_level"
     )
     start = time.perf_counter()
-    result = state.forward(str(run.path), sample_id, noise, level, seed, clip, model, config)
+    result = state.forward(state.model_key(run), sample_id, noise, level, seed, clip, model, config)
     elapsed = time.perf_counter() - start
-    label = int(run.predictions.set_index("sample_id").loc[sample_id, "label"])
+    label = int(run.labels[run.index_of(sample_id)])
     cols = st.columns(4)
     cols[0].metric("true class", run.class_names[label] if label >= 0 else "unknown")
     for col, stream in zip(cols[1:], STREAMS, strict=True):
@@ -90,7 +90,7 @@ else:
     have = ", ".join(sorted(set(sweep["noise"]))) if sweep is not None else "none"
     st.caption(f"The run's sweep has no {noise} (it has: {have}). Compute it on a subset of the samples:")
     n = st.number_input("Samples", 1, len(run.sample_ids), min(24, len(run.sample_ids)), key="subset_n")
-    key = (str(run.path), noise, int(n), seed)
+    key = (state.model_key(run), noise, int(n), seed)
     if st.button("Compute on a subset", key="subset_go"):
         rows, bar = [], st.progress(0.0, text="Re-running the model…")
         ids = list(run.sample_ids[: int(n)])
@@ -101,7 +101,7 @@ else:
                 st.warning(f"Skipped {sid}: {err}")
                 continue
             for level in spec.default_levels:
-                res = state.forward(str(run.path), sid, noise, float(level), seed, clip, model, config)
+                res = state.forward(state.model_key(run), sid, noise, float(level), seed, clip, model, config)
                 rows.append({"noise": noise, "level": float(level), "seed": seed, "sample_id": sid, "label": clip.label}
                             | {f"{s}_pred": int(np.argmax(res.logits(s))) for s in STREAMS})  # fmt: skip
             bar.progress((i + 1) / len(ids), text=f"{i + 1}/{len(ids)} samples")

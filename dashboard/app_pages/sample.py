@@ -16,28 +16,28 @@ STREAMS = ("rgb", "pose", "fused")
 
 run = state.require_run()
 st.title("Sample")
-ids = list(run.sample_ids)
-predictions = run.predictions.set_index("sample_id")
+ids = run.sample_ids
 wrong_only = st.toggle(
     "Only samples the fused stream gets wrong", key="sample_wrong", disabled=not run.has_labels
 )
 if wrong_only:
-    wrong = (run.labels >= 0) & (run.logits("fused").argmax(axis=1) != run.labels)
-    ids = [s for s, w in zip(ids, wrong, strict=True) if w] or ids
+    wrong = (run.labels >= 0) & (run.preds("fused") != run.labels)
+    ids = ids[wrong] if wrong.any() else ids
 
 
 def describe(sample_id: str) -> str:
-    row = predictions.loc[sample_id]
-    truth = run.class_names[row["label"]] if row["label"] >= 0 else "unlabelled"
-    return f"{sample_id} · {truth} → {run.class_names[row['fused_pred']]}"
+    i = run.index_of(sample_id)
+    label = int(run.labels[i])
+    truth = run.class_names[label] if label >= 0 else "unlabelled"
+    return f"{sample_id} · {truth} → {run.class_names[int(run.preds('fused')[i])]}"
 
 
-sample_id = state.synced_selectbox("Sample", ids, "sample_id", format_func=describe)
+sample_id = state.synced_selectbox("Sample", ids.tolist(), "sample_id", format_func=describe)
 st.query_params["sample"] = sample_id
-row = predictions.loc[sample_id]
-label = int(row["label"])
+row = run.index_of(sample_id)
+label = int(run.labels[row])
 k = min(5, run.num_classes)
-scores = {s: metrics.topk_scores(np.asarray(row[f"{s}_logits"]), run.class_names, k) for s in STREAMS}
+scores = {s: metrics.topk_scores(run.logits(s)[row], run.class_names, k) for s in STREAMS}
 cols = st.columns(4)
 cols[0].metric("true class", run.class_names[label] if label >= 0 else "unknown")
 for col, s in zip(cols[1:], STREAMS, strict=True):
@@ -56,6 +56,17 @@ try:
     clip, model, config = state.load_clip(run, sample_id)
 except EpamError as err:
     st.error(f"The frames of {sample_id} cannot be shown. {err}")
+    if run.attention is None:
+        st.stop()
+    st.caption("The attention stored in the run (`attention.npz`), on its own grid:")
+    spatial, temporal = run.attention.for_sample(sample_id)
+    st.image(
+        overlay.attention_grid_strip(spatial, temporal),
+        caption=f"{len(spatial)} RGB frames: spatial attention on its {spatial.shape[1]}×{spatial.shape[2]} "
+        "grid (viridis, 0 to 1); bar under each map = temporal attention",
+        width="stretch",
+    )
+    st.plotly_chart(figures.temporal_bars(temporal), key="sample_temporal")
     st.stop()
 
 c1, c2, c3 = st.columns(3)
@@ -66,7 +77,7 @@ if run.attention is not None:
     spatial, temporal = run.attention.for_sample(sample_id)
     st.caption("Attention as stored in the run (`attention.npz`).")
 else:
-    result = state.forward(str(run.path), sample_id, None, 0.0, 0, clip, model, config)
+    result = state.forward(state.model_key(run), sample_id, None, 0.0, 0, clip, model, config)
     spatial, temporal = result.spatial, result.temporal
     st.caption("The run stores no attention; it was recomputed with the run's model.")
 frames = clip.rgb_frames
@@ -106,13 +117,13 @@ st.header("Attributions (Captum)")
 a1, a2, a3 = st.columns(3)
 stream = a1.selectbox("Stream", STREAMS, index=2, format_func=figures.STREAM_LABELS.get, key="attr_stream")
 target = a2.selectbox(
-    "Class", list(range(run.num_classes)), index=int(row["fused_pred"]), format_func=run.class_names.__getitem__,
+    "Class", list(range(run.num_classes)), index=int(run.preds("fused")[row]), format_func=run.class_names.__getitem__,
     key="attr_target",
 )  # fmt: skip
 method = a3.selectbox(
     "RGB method", RGB_METHODS, format_func={"gradcam": "Grad-CAM", "saliency": "Saliency"}.get
 )
-key = (str(run.path), sample_id, stream, int(target), method)
+key = (state.model_key(run), sample_id, stream, int(target), method)
 if st.button("Compute attributions", key="attr_go"):
     st.session_state["attr_key"] = key
 if st.session_state.get("attr_key") == key:

@@ -102,9 +102,14 @@ def confusion_grid(
     diverging: bool = False,
     show_values: bool | None = None,
 ) -> go.Figure:
-    """A confusion matrix drawn as square markers, so that a click selects a cell in Streamlit
-    (heatmap clicks are not reported there). ``matrix`` is the full (K, K) array; ``class_ids`` the
-    classes shown, in order. Each point's ``customdata`` is (true id, predicted id, count)."""
+    """A confusion matrix drawn as square WebGL markers, so that a click selects a cell in Streamlit
+    (heatmap clicks are not reported there) and 120 or 400 classes stay fast in the browser.
+
+    ``matrix`` is the full (K, K) array; ``class_ids`` the classes shown, in order: the cell of the i-th shown
+    true class and j-th shown predicted class sits at (x=j, y=i), the first class on top. Trace 0 holds every
+    cell, row-major, with ``customdata`` = (true id, predicted id, count); with ``show_values``, trace 1 writes
+    the value of each non-zero cell (zeros stay blank, so a sparse 120-class matrix draws ~1-2k numbers).
+    """
     ids = np.asarray(class_ids, dtype=np.int64)
     n = len(ids)
     names = [class_names[i] for i in ids]
@@ -113,52 +118,65 @@ def confusion_grid(
     show_values = n <= VALUES_MAX_CLASSES if show_values is None else show_values
     cell = int(np.clip(640 // max(n, 1), 5, 56))
     t_idx, p_idx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    t_idx, p_idx = t_idx.ravel(), p_idx.ravel()
+    t_idx, p_idx = t_idx.ravel(), p_idx.ravel()  # (n*n,) row-major
     values = sub[t_idx, p_idx]
-    is_int = np.allclose(values, np.round(values))
-    text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values]
-    bound = float(np.abs(values).max()) or 1.0
-    strong = np.abs(values) > 0.6 * bound  # viridis ends bright, purple-orange ends dark
-    text_colour = np.where(strong, "white", "black") if diverging else np.where(strong, "black", "white")
+    bound = float(np.abs(values).max()) if values.size else 0.0
+    bound = bound or 1.0
     colour = (
         {"colorscale": DIVERGING, "cmin": -bound, "cmax": bound}
         if diverging
         else {"colorscale": SEQUENTIAL, "cmin": 0.0, "cmax": bound}
     )
-    fig = go.Figure(
-        go.Scatter(
-            x=[names[i] for i in p_idx],
-            y=[names[i] for i in t_idx],
-            mode="markers+text" if show_values else "markers",
-            marker={
-                "symbol": "square",
-                "size": cell,
-                "color": values,
-                "showscale": True,
-                "line": {"width": 0},
-                **colour,
-            },
-            text=text if show_values else None,
-            textfont={"size": max(7, min(13, cell // 3)), "color": text_colour},
+    name_array = np.asarray(names, dtype=object)
+    traces = [
+        go.Scattergl(
+            x=p_idx,
+            y=t_idx,
+            mode="markers",
+            marker={"symbol": "square", "size": cell, "color": values, "showscale": True, **colour},
             customdata=np.stack([ids[t_idx], ids[p_idx], cnt[t_idx, p_idx]], axis=1),
-            hovertemplate="true %{y}<br>predicted %{x}<br>value %{marker.color:.3f}"
-            "<br>samples %{customdata[2]}<extra></extra>",
+            hovertext=[
+                f"true {t}<br>predicted {p}"
+                for t, p in zip(name_array[t_idx], name_array[p_idx], strict=True)
+            ],
+            hovertemplate="%{hovertext}<br>value %{marker.color:.3f}<br>samples %{customdata[2]}<extra></extra>",
         )
-    )
+    ]
+    if show_values:
+        shown = np.flatnonzero(values != 0)
+        is_int = np.allclose(values, np.round(values))
+        text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values[shown]]
+        strong = np.abs(values[shown]) > 0.6 * bound  # viridis ends bright, purple-orange ends dark
+        text_colour = np.where(strong, "white", "black") if diverging else np.where(strong, "black", "white")
+        traces.append(
+            go.Scattergl(
+                x=p_idx[shown],
+                y=t_idx[shown],
+                mode="text",
+                text=text,
+                textfont={"size": max(7, min(13, cell // 3)), "color": text_colour.tolist()},
+                hoverinfo="skip",
+            )
+        )
     side = cell * n + 200
     tick = {
-        "type": "category",
-        "categoryorder": "array",
+        "tickmode": "array",
+        "tickvals": list(range(n)),
+        "ticktext": names,
         "showgrid": False,
+        "zeroline": False,
         "tickfont": {"size": max(6, min(12, cell // 2))},
+        "range": [-0.5, n - 0.5],
     }
+    fig = go.Figure(traces)
+    fig.update_layout(showlegend=False)
     return _layout(
         fig,
         title,
         width=side + 60,
         height=side,
-        xaxis={**tick, "categoryarray": names, "title": "predicted", "tickangle": -60, "side": "bottom"},
-        yaxis={**tick, "categoryarray": names[::-1], "title": "true"},
+        xaxis={**tick, "title": "predicted", "tickangle": -60, "side": "bottom"},
+        yaxis={**tick, "title": "true", "range": [n - 0.5, -0.5]},  # first class on top
         margin={"l": 140, "b": 140, "t": 60, "r": 20},
     )
 

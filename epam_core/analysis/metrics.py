@@ -17,32 +17,43 @@ def labelled(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels) >= 0
 
 
-def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Fraction of labelled samples whose label is among the ``k`` highest logits (ties: lower index first).
+def topk_hits(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> np.ndarray:
+    """(S,) bool: the label is among the ``k`` highest logits (ties: lower index first, as a stable sort).
 
-    Equals ``sklearn.metrics.top_k_accuracy_score`` when there are no ties.
+    The label's rank is counted (classes scoring higher, plus equal ones with a lower index) instead of
+    sorting every row: one pass over (S, K). Samples with label -1 are never hits.
     """
     logits, labels = np.asarray(logits), np.asarray(labels)
     keep = labelled(labels)
+    safe = np.where(keep, labels, 0)
+    own = np.take_along_axis(logits, safe[:, None], axis=1)  # (S, 1)
+    before = np.arange(logits.shape[1])[None, :] < safe[:, None]  # (S, K): classes that win a tie
+    rank = (logits > own).sum(axis=1) + ((logits == own) & before).sum(axis=1)
+    return keep & (rank < k)
+
+
+def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
+    """Fraction of labelled samples whose label is among the ``k`` highest logits (ties: lower index first).
+
+    Equals ``sklearn.metrics.top_k_accuracy_score`` when there are no ties; NaN when no sample is labelled.
+    """
+    keep = labelled(labels)
     if not keep.any():
         return float("nan")
-    k = min(k, logits.shape[1])
-    topk = np.argsort(-logits[keep], axis=1, kind="stable")[:, :k]  # (S', k)
-    return float((topk == labels[keep, None]).any(axis=1).mean())
+    return float(topk_hits(logits, labels, k)[keep].mean())
 
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """(K, K) int64 counts, rows = true class, columns = predicted class (sklearn's layout)."""
     labels, preds = np.asarray(labels), np.asarray(preds)
     keep = labelled(labels)
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (labels[keep], preds[keep]), 1)
-    return cm
+    flat = labels[keep].astype(np.int64) * num_classes + preds[keep]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def stream_confusion(run: EvalRun, stream: str) -> np.ndarray:
     """(K, K) confusion counts of one stream of a run."""
-    return confusion_matrix(run.labels, run.logits(stream).argmax(axis=1), run.num_classes)
+    return confusion_matrix(run.labels, run.preds(stream), run.num_classes)
 
 
 def per_class_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
@@ -65,7 +76,7 @@ def stream_summary(run: EvalRun) -> pd.DataFrame:
     rows = []
     for stream in STREAMS:
         logits = run.logits(stream)
-        preds = logits.argmax(axis=1) if logits.size else np.zeros(0, dtype=np.int64)
+        preds = run.preds(stream)
         rows.append(
             {
                 "stream": stream,
@@ -88,7 +99,7 @@ def per_class_table(run: EvalRun) -> pd.DataFrame:
         }
     )
     for stream in STREAMS:
-        table[stream] = per_class_accuracy(labels, run.logits(stream).argmax(axis=1), run.num_classes)
+        table[stream] = per_class_accuracy(labels, run.preds(stream), run.num_classes)
     table["fusion_gain"] = table["fused"] - table[["rgb", "pose"]].max(axis=1)
     return table
 
@@ -108,13 +119,7 @@ def robustness_curves(sweep: pd.DataFrame, noise: str) -> pd.DataFrame:
     part = sweep[(sweep["noise"] == noise) & (sweep["label"] >= 0)]
     rows = []
     for stream in STREAMS:
-        column = f"{stream}_pred"
-        if column not in part:
-            if f"{stream}_logits" not in part:
-                continue
-            preds = np.array([int(np.argmax(v)) for v in part[f"{stream}_logits"]], dtype=np.int64)
-        else:
-            preds = part[column].to_numpy(dtype=np.int64)
+        preds = part[f"{stream}_pred"].to_numpy(dtype=np.int64)
         correct = pd.DataFrame(
             {
                 "level": part["level"].to_numpy(),

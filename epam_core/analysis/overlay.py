@@ -103,6 +103,23 @@ def frame_strip(frames: np.ndarray, temporal: np.ndarray, bar_height: int = 40, 
     return strip
 
 
+def attention_grid_strip(spatial: np.ndarray, temporal: np.ndarray, cell: int = 12) -> np.ndarray:
+    """The stored attention alone, for a run without its frames: each frame's (h, w) map coloured on its own
+    grid (every cell a ``cell`` x ``cell`` block, no interpolation), with its temporal attention bar under it.
+
+    (T, h, w), (T,) -> (h * cell + 4 + 40, T * (w * cell + 4) - 4, 3) uint8.
+    """
+    spatial = np.asarray(spatial, dtype=np.float32)
+    _, h, w = spatial.shape
+    maps = colourise(np.repeat(np.repeat(spatial, cell, axis=1), cell, axis=2))  # (T, h*cell, w*cell, 3)
+    if h != w:  # frame_strip lays out square tiles: pad the short side with white
+        side = max(h, w) * cell
+        padded = np.full((len(maps), side, side, 3), 255, dtype=np.uint8)
+        padded[:, : h * cell, : w * cell] = maps
+        maps = padded
+    return frame_strip(maps, temporal)
+
+
 def legend_figure(label: str = "attention", width: float = 3.0) -> Figure:
     """A horizontal colour bar for the overlay colormap on [0, 1]."""
     fig = Figure(figsize=(width, 0.55), layout="constrained")
