@@ -42,14 +42,19 @@ def test_confusion_grid_cells_and_value_threshold():
     assert "true class 1<br>predicted class 7" == points.hovertext[k]
     assert list(fig.layout.yaxis.ticktext) == ["class 3", "class 1", "class 7"]
     assert list(fig.layout.yaxis.range) == [2.5, -0.5]  # first class on top
-    numbers = fig.data[1]  # every non-zero cell's value, zeros blank
+    numbers = fig.data[1]
     assert numbers.mode == "text" and list(numbers.text) == [str(v) for v in cm[np.ix_(ids, ids)].ravel()]
     sparse = np.zeros((40, 40))
     sparse[1, 7] = 5
-    one = figures.confusion_grid(sparse, ids, NAMES, "cm", show_values=True).data[1]
-    assert list(one.text) == ["5"] and (one.y[0], one.x[0]) == (1, 2)
+    one = figures.confusion_grid(sparse, ids, NAMES, "cm", show_values=True)
+    assert list(one.data[0].x) == [2] and list(one.data[0].y) == [1]  # empty cells are not drawn...
+    assert list(one.data[1].text) == ["5"]
+    assert one.layout.plot_bgcolor == "rgb(68, 1, 84)"  # ... they show the background, viridis at 0
     big = figures.confusion_grid(cm, np.arange(40), NAMES, "cm")
     assert len(big.data) == 1  # numbers hidden above 30 classes
+    wide = figures.confusion_grid(np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm").data[0]
+    assert wide.hovertext is None and "customdata[0]" in wide.hovertemplate  # no 40k name pairs to ship
+    assert len(wide.x) == 200  # the diagonal only
     diff = figures.confusion_grid(cm - cm.T, ids, NAMES, "diff", diverging=True)
     assert diff.data[0].marker.cmin == -diff.data[0].marker.cmax
 

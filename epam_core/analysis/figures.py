@@ -8,12 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 STREAM_COLOURS = {"rgb": "#E69F00", "pose": "#0072B2", "fused": "#009E73"}  # Okabe-Ito
 STREAM_LABELS = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
 SEQUENTIAL = "Viridis"
 DIVERGING = "PuOr"
 VALUES_MAX_CLASSES = 30  # above this many classes, cell numbers are hidden
+HOVER_NAMES_MAX_CLASSES = (
+    150  # above, a cell's hover names class ids (400^2 name pairs would be ~6 MB of JSON)
+)
 FONT = {"family": "Liberation Sans, Arial, Helvetica, sans-serif", "size": 13}
 
 
@@ -106,9 +110,10 @@ def confusion_grid(
     (heatmap clicks are not reported there) and 120 or 400 classes stay fast in the browser.
 
     ``matrix`` is the full (K, K) array; ``class_ids`` the classes shown, in order: the cell of the i-th shown
-    true class and j-th shown predicted class sits at (x=j, y=i), the first class on top. Trace 0 holds every
-    cell, row-major, with ``customdata`` = (true id, predicted id, count); with ``show_values``, trace 1 writes
-    the value of each non-zero cell (zeros stay blank, so a sparse 120-class matrix draws ~1-2k numbers).
+    true class and j-th shown predicted class sits at (x=j, y=i), the first class on top. Only the cells with
+    a value or a sample are drawn (row-major), on a background of the colour of 0, so a sparse 120- or
+    400-class matrix ships a few thousand markers rather than K^2; trace 0's ``customdata`` is (true id,
+    predicted id, count). With ``show_values``, trace 1 writes the value of every drawn cell.
     """
     ids = np.asarray(class_ids, dtype=np.int64)
     n = len(ids)
@@ -117,41 +122,48 @@ def confusion_grid(
     cnt = sub if counts is None else np.asarray(counts)[np.ix_(ids, ids)]
     show_values = n <= VALUES_MAX_CLASSES if show_values is None else show_values
     cell = int(np.clip(640 // max(n, 1), 5, 56))
-    t_idx, p_idx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    t_idx, p_idx = t_idx.ravel(), p_idx.ravel()  # (n*n,) row-major
+    t_idx, p_idx = np.nonzero((sub != 0) | (cnt != 0))  # (C,) each, row-major: the drawn cells
     values = sub[t_idx, p_idx]
     bound = float(np.abs(values).max()) if values.size else 0.0
     bound = bound or 1.0
-    colour = (
-        {"colorscale": DIVERGING, "cmin": -bound, "cmax": bound}
-        if diverging
-        else {"colorscale": SEQUENTIAL, "cmin": 0.0, "cmax": bound}
-    )
-    name_array = np.asarray(names, dtype=object)
+    scale = DIVERGING if diverging else SEQUENTIAL
+    colour = {"colorscale": scale, "cmin": -bound if diverging else 0.0, "cmax": bound}
+    empty = sample_colorscale(scale, [0.5 if diverging else 0.0])[0]  # what a value of 0 looks like
+    cell_info = "value %{marker.color:.3f}<br>samples %{customdata[2]}<extra></extra>"
+    if n <= HOVER_NAMES_MAX_CLASSES:
+        name_array = np.asarray(names, dtype=object)
+        pairs = zip(name_array[t_idx], name_array[p_idx], strict=True)
+        hover = {
+            "hovertext": [f"true {t}<br>predicted {p}" for t, p in pairs],
+            "hovertemplate": "%{hovertext}<br>" + cell_info,
+        }
+    else:
+        hover = {"hovertemplate": "true class %{customdata[0]}<br>predicted %{customdata[1]}<br>" + cell_info}
     traces = [
         go.Scattergl(
             x=p_idx,
             y=t_idx,
             mode="markers",
-            marker={"symbol": "square", "size": cell, "color": values, "showscale": True, **colour},
+            marker={
+                "symbol": "square",
+                "size": cell,
+                "color": values.astype(np.float32),
+                "showscale": True,
+                **colour,
+            },
             customdata=np.stack([ids[t_idx], ids[p_idx], cnt[t_idx, p_idx]], axis=1),
-            hovertext=[
-                f"true {t}<br>predicted {p}"
-                for t, p in zip(name_array[t_idx], name_array[p_idx], strict=True)
-            ],
-            hovertemplate="%{hovertext}<br>value %{marker.color:.3f}<br>samples %{customdata[2]}<extra></extra>",
+            **hover,
         )
     ]
     if show_values:
-        shown = np.flatnonzero(values != 0)
         is_int = np.allclose(values, np.round(values))
-        text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values[shown]]
-        strong = np.abs(values[shown]) > 0.6 * bound  # viridis ends bright, purple-orange ends dark
+        text = [f"{v:.0f}" if is_int else f"{v:.2f}".lstrip("0").replace("-0.", "-.") for v in values]
+        strong = np.abs(values) > 0.6 * bound  # viridis ends bright, purple-orange ends dark
         text_colour = np.where(strong, "white", "black") if diverging else np.where(strong, "black", "white")
         traces.append(
             go.Scattergl(
-                x=p_idx[shown],
-                y=t_idx[shown],
+                x=p_idx,
+                y=t_idx,
                 mode="text",
                 text=text,
                 textfont={"size": max(7, min(13, cell // 3)), "color": text_colour.tolist()},
@@ -169,7 +181,7 @@ def confusion_grid(
         "range": [-0.5, n - 0.5],
     }
     fig = go.Figure(traces)
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=False, plot_bgcolor=empty)
     return _layout(
         fig,
         title,
