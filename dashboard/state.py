@@ -333,6 +333,54 @@ def synced_selectbox(label: str, options: list, state_key: str, **kwargs: Any) -
     return value
 
 
+MAX_SAMPLE_OPTIONS = 1000  # a selectbox of 50k ids would ship megabytes to the browser on every rerun
+ALL_CLASSES = -1
+
+
+def sample_picker(run: EvalRun, only: np.ndarray | None = None, **kwargs: Any) -> str:
+    """Choose one sample of a run of any size; the choice lives in ``session_state["sample_id"]``.
+
+    A "True class" box narrows the run to one class (a few hundred clips of NTU RGB+D 120) and follows the
+    sample chosen elsewhere; ``only`` (S,) bool narrows further (e.g. the fused stream's errors). At most
+    ``MAX_SAMPLE_OPTIONS`` ids are listed; any id can be typed in below.
+    """
+    current = st.session_state.get("sample_id")
+    if current not in run._index:
+        current = str(run.sample_ids[0])
+    labels = run.labels
+    classes = [ALL_CLASSES, *range(run.num_classes)] if run.has_labels else [ALL_CLASSES]
+    if st.session_state.get("sample_id") != st.session_state.get(
+        "_picker_followed"
+    ):  # chosen on another page
+        st.session_state["_picker_followed"] = st.session_state.get("sample_id")
+        st.session_state["sample_class"] = (
+            int(labels[run.index_of(current)]) if run.has_labels else ALL_CLASSES
+        )
+    left, right = st.columns([1, 2])
+    cls = left.selectbox(
+        "True class", classes, key="sample_class",
+        format_func=lambda c: "all classes" if c == ALL_CLASSES else run.class_names[c],
+    )  # fmt: skip
+    keep = np.ones(len(labels), dtype=bool) if cls == ALL_CLASSES else labels == cls
+    if only is not None:
+        keep &= only
+    options = run.sample_ids[keep][:MAX_SAMPLE_OPTIONS].tolist()
+    if current not in options:
+        options = [current, *options]
+    with right:
+        chosen = synced_selectbox("Sample", options, "sample_id", **kwargs)
+    if keep.sum() > MAX_SAMPLE_OPTIONS:
+        st.caption(f"Listing the first {MAX_SAMPLE_OPTIONS} of {int(keep.sum())} samples; type any id below.")
+    typed = st.text_input("…or type a sample id", key="sample_typed", placeholder="e.g. S001C001P001R001A001")
+    if typed.strip() and typed.strip() != chosen:
+        if typed.strip() in run._index:
+            st.session_state["sample_id"] = st.session_state["_picker_followed"] = typed.strip()
+            st.session_state.pop("sample_typed")
+            st.rerun()
+        st.warning(f"{run.path.name} has no sample {typed.strip()!r}.")
+    return chosen
+
+
 def open_sample(sample_id: str) -> None:
     """Select a sample and go to the Sample page."""
     st.session_state["sample_id"] = sample_id

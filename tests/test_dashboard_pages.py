@@ -251,7 +251,11 @@ def test_compare_two_runs(tmp_path, monkeypatch):
         metrics.stream_confusion(read_run(tmp_path / "run"), "fused"),
         metrics.stream_confusion(read_run(tmp_path / "run_b"), "fused"),
     )
-    np.testing.assert_allclose(values(spec["data"][0]["marker"]["color"]), expected.ravel())
+    cells = values(spec["data"][0]["customdata"]).reshape(-1, 3)[:, :2].astype(int)  # (drawn, (true, pred))
+    np.testing.assert_allclose(values(spec["data"][0]["marker"]["color"]), expected[cells[:, 0], cells[:, 1]])
+    assert set(zip(*np.nonzero(expected), strict=True)) <= set(
+        map(tuple, cells.tolist())
+    )  # no value left out
 
 
 def test_demo_videos_are_regenerated_on_first_use(tmp_path, monkeypatch):
@@ -320,3 +324,18 @@ def test_live_caches_follow_the_run_and_its_checkpoint(tmp_path):
     rerun = state.load_run(run_dir)
     assert state.run_key(rerun) != before and rerun is not run
     np.testing.assert_array_equal(rerun.logits("rgb"), read_run(tmp_path / "again" / "run").logits("rgb"))
+
+
+def test_sample_picker_narrows_by_class_and_takes_a_typed_id(runs):
+    run = read_run(runs / "run")
+    at = app("sample", sample_id="S007")
+    label = int(run.labels[run.index_of("S007")])
+    assert at.selectbox(key="sample_class").value == label  # follows the sample chosen elsewhere
+    listed = at.selectbox(key="_sample_id_widget").options
+    expected = [s for s, y in zip(run.sample_ids, run.labels, strict=True) if y == label]
+    assert [o.split(" · ")[0] for o in listed] == expected
+    at.text_input(key="sample_typed").set_value("S012").run()
+    assert at.session_state["sample_id"] == "S012"
+    assert at.selectbox(key="sample_class").value == int(run.labels[run.index_of("S012")])
+    at.text_input(key="sample_typed").set_value("nope").run()
+    assert any("no sample 'nope'" in w.value for w in at.warning)

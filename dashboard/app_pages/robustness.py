@@ -20,9 +20,8 @@ STREAMS = ("rgb", "pose", "fused")
 
 run = state.require_run()
 st.title("Robustness")
-c1, c2, c3 = st.columns([2, 2, 1])
-with c1:
-    sample_id = state.synced_selectbox("Sample", run.sample_ids.tolist(), "sample_id")
+sample_id = state.sample_picker(run)
+c2, c3 = st.columns([4, 1])
 noise = c2.selectbox("Noise type", list(NOISE_TYPES), key="noise_type")
 seed = int(c3.number_input("Seed", 0, 10_000, 0, key="noise_seed"))
 spec = NOISE_TYPES[noise]

@@ -16,13 +16,9 @@ STREAMS = ("rgb", "pose", "fused")
 
 run = state.require_run()
 st.title("Sample")
-ids = run.sample_ids
 wrong_only = st.toggle(
     "Only samples the fused stream gets wrong", key="sample_wrong", disabled=not run.has_labels
 )
-if wrong_only:
-    wrong = (run.labels >= 0) & (run.preds("fused") != run.labels)
-    ids = ids[wrong] if wrong.any() else ids
 
 
 def describe(sample_id: str) -> str:
@@ -32,7 +28,8 @@ def describe(sample_id: str) -> str:
     return f"{sample_id} · {truth} → {run.class_names[int(run.preds('fused')[i])]}"
 
 
-sample_id = state.synced_selectbox("Sample", ids.tolist(), "sample_id", format_func=describe)
+wrong = (run.labels >= 0) & (run.preds("fused") != run.labels)
+sample_id = state.sample_picker(run, only=wrong if wrong_only and wrong.any() else None, format_func=describe)
 st.query_params["sample"] = sample_id
 row = run.index_of(sample_id)
 label = int(run.labels[row])
