@@ -227,7 +227,10 @@ def ensure_videos(run: EvalRun) -> None:
     if not synth or annotation is None or (annotation.is_file() and (videos is None or videos.is_dir())):
         return
     from epam_core.data.synth import generate_synthactions
+    from epam_core.data.synth.generate import regeneration_refusal
 
+    if (refusal := regeneration_refusal(annotation, videos)) is not None:  # never into a user's folder
+        raise DataError(run.path / MANIFEST, refusal)
     with (
         _GENERATE_LOCK,  # one generation per process, however many sessions ask
         st.spinner(f"Generating the demo videos into {annotation.parent} (first use only, a few minutes)…"),

@@ -13,6 +13,9 @@ class EpamError(Exception):
         self.problem = problem
         super().__init__(problem if path is None else f"{path}: {problem}")
 
+    def __reduce__(self):  # pickled (DataLoader workers) with both arguments, not the joined message
+        return type(self), (self.path, self.problem)
+
 
 class CheckpointError(EpamError):
     """A checkpoint that cannot be loaded: truncated, foreign, mismatched shapes, unsafe pickle."""
@@ -24,3 +27,7 @@ class DataError(EpamError):
 
 class RunError(EpamError):
     """An evaluation-run directory that is missing, partial, foreign or inconsistent."""
+
+
+class OutputError(EpamError):
+    """An output path that cannot be written, or whose replacement would destroy something epam did not write."""

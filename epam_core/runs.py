@@ -40,7 +40,7 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -53,7 +53,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from epam_core.errors import RunError
+from epam_core.errors import OutputError, RunError
+from epam_core.outputs import check_replaceable, clean_leftovers, make_parent
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
@@ -212,19 +213,41 @@ def _partial_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds the manifest of an evaluation run (what ``atomic_dir`` may replace by default)."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and all(k in manifest for k in MANIFEST_KEYS)
+
+
 @contextmanager
-def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a hidden temporary directory that replaces ``out_dir`` when the block ends without error."""
+def atomic_dir(
+    out_dir: str | Path,
+    overwrite: bool = False,
+    is_ours: Callable[[Path], bool] = is_run_dir,
+    what: str = f"an evaluation run ({MANIFEST})",
+) -> Iterator[Path]:
+    """Yield a hidden temporary directory that replaces ``out_dir`` when the block ends without error.
+
+    An existing ``out_dir`` is replaced only with ``overwrite`` and only when it is empty or ``is_ours``
+    recognises it as an output of ours (``what`` names that in the refusal); anything else is refused with an
+    ``OutputError`` before anything is touched. Leftovers of an interrupted earlier write are cleaned.
+    """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise RunError(out_dir, "already exists; choose another --out or pass --overwrite")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(out_dir, overwrite, is_ours, what)
+    make_parent(out_dir)
+    clean_leftovers(out_dir)
     tmp = _partial_name(out_dir)
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as err:
+        raise OutputError(out_dir, f"cannot be written ({err.strerror})") from None
     try:
         yield tmp
         if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             out_dir.rename(old)
             tmp.rename(out_dir)
             shutil.rmtree(old)
@@ -236,12 +259,28 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
 
 def atomic_write_file(path: str | Path, write: Any) -> Path:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` (no half-written file on failure)."""
+    """Call ``write(tmp_path)`` and rename the result onto ``path`` (no half-written file on failure).
+
+    The parent folder is created; an ``OutputError`` names ``path`` when it is a folder or cannot be written.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, "is a folder; refusing to replace it with a file (choose another --out)")
+    make_parent(path)
+    clean_leftovers(path)
     tmp = _partial_name(path)
+    try:
+        tmp.touch(exist_ok=False)
+    except OSError as err:
+        raise OutputError(path, f"cannot be written ({err.strerror})") from None
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is not None and Path(err.filename) in (tmp, path):
+            raise OutputError(path, f"cannot be written ({err.strerror})") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,11 +13,12 @@ from matplotlib.figure import Figure
 from epam_core.analysis import confusion, fusion, metrics, paper_figures, tables
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.data.noise import NOISE_TYPES
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs import STREAMS, EvalRun, atomic_dir
 
 log = logging.getLogger(__name__)
 
 FigureBuilder = Callable[[FigureSize], Figure]
+EXPORT_MARKER = ".epam-export.json"  # marks a folder export_run wrote, so that --overwrite may replace it
 
 
 def run_tables(run: EvalRun, top_pairs: int = 20) -> dict[str, pd.DataFrame]:
@@ -59,29 +61,38 @@ def run_figures(run: EvalRun) -> dict[str, FigureBuilder]:
     return builders
 
 
+def is_export_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a folder ``export_run`` wrote (it holds the ``EXPORT_MARKER`` file)."""
+    return (Path(path) / EXPORT_MARKER).is_file()
+
+
 def export_run(
     run: EvalRun,
     out_dir: str | Path,
     style: str = "paper",
     size: FigureSize | None = None,
     formats: tuple[str, ...] = paper_figures.FORMATS,
+    overwrite: bool = False,
 ) -> list[Path]:
-    """Write every figure (``formats``) and table (CSV + LaTeX) of ``run`` into ``out_dir``; return the paths."""
+    """Write every figure (``formats``) and table (CSV + LaTeX) of ``run`` into the new folder ``out_dir``
+    (atomically, with an ``EXPORT_MARKER``); return the paths. An existing ``out_dir`` is replaced only with
+    ``overwrite`` and only when it is empty or an earlier export."""
     size = size or FigureSize()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with paper_figures.style(style):
-        for name, build in run_figures(run).items():
-            fig_size = (
-                size
-                if not name.startswith(("confusion", "per_class"))
-                else FigureSize(max(size.width, size.height), max(size.width, size.height), size.dpi)
+    with atomic_dir(out_dir, overwrite, is_export_dir, "an export folder") as tmp:
+        (tmp / EXPORT_MARKER).write_text(json.dumps({"run": str(run.path.resolve())}) + "\n")
+        with paper_figures.style(style):
+            for name, build in run_figures(run).items():
+                fig_size = (
+                    size
+                    if not name.startswith(("confusion", "per_class"))
+                    else FigureSize(max(size.width, size.height), max(size.width, size.height), size.dpi)
+                )
+                written += paper_figures.save_figure(build(fig_size), tmp / name, formats)
+                log.info("wrote %s", name)
+        for name, table in run_tables(run).items():
+            written += tables.save_table(
+                table, tmp / name, caption=f"{name.replace('_', ' ')} ({run.path.name})"
             )
-            written += paper_figures.save_figure(build(fig_size), out_dir / name, formats)
-            log.info("wrote %s", name)
-    for name, table in run_tables(run).items():
-        written += tables.save_table(
-            table, out_dir / name, caption=f"{name.replace('_', ' ')} ({run.path.name})"
-        )
-    return written
+    return [out_dir / p.name for p in written]

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from epam_core.commands import arguments
 from epam_core.errors import DataError
 
 
@@ -33,7 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--class-names",
         help="a built-in list (ntu60, ...) or a text file, one class name per line (stored in the file)",
     )
-    p.add_argument("--max-side", type=int, default=None, help="downscale frames to this longer side (640)")
+    p.add_argument(
+        "--max-side",
+        type=arguments.int_in(16, 8192),
+        default=None,
+        help="downscale frames to this longer side (640)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing annotation file --out")
     p.set_defaults(func=run)
 
 
@@ -66,7 +73,11 @@ def resolve_labels(
     if not label_file.is_file():
         raise DataError(label_file, "label file not found")
     by_name: dict[str, int] = {}
-    for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = label_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(label_file, "is not a text file of 'VIDEO LABEL' lines (not UTF-8 text)") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         name, sep, label = line.strip().rpartition(" ")
@@ -83,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
     class_names = class_names_from_arg(args.class_names)
     labels = resolve_labels(args.videos, args.labels, args.label_file, class_names)
     out = extract_poses(
-        args.videos, args.out, labels=labels, class_names=class_names, max_side=args.max_side or MAX_SIDE
+        args.videos,
+        args.out,
+        labels=labels,
+        class_names=class_names,
+        max_side=args.max_side or MAX_SIDE,
+        overwrite=args.overwrite,
     )
     print(out)
     return 0

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from epam_core.data.pyskl import OUT_OF_IMAGE_TOLERANCE, UNKNOWN_LABEL, save_annotations
-from epam_core.errors import DataError, EpamError
+from epam_core.data.pyskl import OUT_OF_IMAGE_TOLERANCE, UNKNOWN_LABEL, safe_load_pickle, save_annotations
+from epam_core.errors import DataError, EpamError, OutputError
+from epam_core.outputs import check_writable
 from epam_core.poses.landmarks import blazepose_to_coco17
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,26 @@ def to_annotation(
     }
 
 
+def check_annotation_output(out: Path, overwrite: bool) -> None:
+    """Refuse (``OutputError``) to write the annotation file ``out`` over a folder, over an existing file without
+    ``overwrite``, or over a file that is not a pyskl annotation pickle; checked before the long extraction."""
+    if out.is_dir():
+        raise OutputError(out, "is a folder; --out names the annotation file (.pkl) to write")
+    if not (out.exists() or out.is_symlink()):
+        check_writable(out)
+        return
+    if not overwrite:
+        raise OutputError(out, "already exists; choose another --out or pass --overwrite")
+    try:
+        data = safe_load_pickle(out, "pyskl annotation")
+    except DataError:
+        data = None
+    if not (isinstance(data, dict) and isinstance(data.get("annotations"), list)) or out.is_symlink():
+        raise OutputError(
+            out, "is not a pyskl annotation file; refusing to replace it (--overwrite only replaces those)"
+        )
+
+
 def extract_poses(
     videos: Sequence[str | Path],
     out: str | Path,
@@ -186,11 +207,15 @@ def extract_poses(
     class_names: Sequence[str] | None = None,
     max_side: int = MAX_SIDE,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Extract the poses of ``videos`` into the pyskl file ``out`` (written atomically; split "all").
 
     ``labels``: one class index per video (-1 = unknown, the default); ``class_names`` is stored in the file.
+    An existing ``out`` is replaced only with ``overwrite``, and only when it is a pyskl annotation file.
     """
+    out = Path(out)
+    check_annotation_output(out, overwrite)
     videos = [Path(v) for v in videos]
     labels = [UNKNOWN_LABEL] * len(videos) if labels is None else [int(x) for x in labels]
     if len(labels) != len(videos):

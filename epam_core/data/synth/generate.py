@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ ANNOTATION_FILE = "synthactions.pkl"
 CLASS_NAMES_FILE = "class_names.txt"
 VIDEO_DIR = "videos"
 TEST_EVERY = 4  # index % 4 == 3 -> test: a 3:1 split per class
+_VIDEO_NAME = re.compile(r"S\d+_A\d{2}_N\d{3}\.webm")
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,48 @@ def _canonical(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def is_synthactions_dir(folder: str | Path) -> bool:
+    """Whether ``folder`` holds nothing but what ``generate_synthactions`` writes (so it may be replaced):
+    ``synthactions.pkl``, ``class_names.txt`` and ``videos/`` with clip videos only, and at least one of them."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    entries = {p.name: p for p in folder.iterdir()}
+    if not entries or set(entries) - {ANNOTATION_FILE, CLASS_NAMES_FILE, VIDEO_DIR}:
+        return False
+    videos = entries.get(VIDEO_DIR)
+    if videos is not None:
+        if not videos.is_dir() or videos.is_symlink():
+            return False
+        if not all(v.is_file() and _VIDEO_NAME.fullmatch(v.name) for v in videos.iterdir()):
+            return False
+    return all(entries[name].is_file() for name in (ANNOTATION_FILE, CLASS_NAMES_FILE) if name in entries)
+
+
+def regeneration_refusal(annotation: str | Path, videos: str | Path | None) -> str | None:
+    """Why the SynthActions data named by a run (``annotation``, ``videos``) may not be regenerated in place, or
+    None when it may: the annotation must be ``FOLDER/synthactions.pkl``, the videos ``FOLDER/videos``, and
+    FOLDER absent, empty or a SynthActions folder (``is_synthactions_dir``); a user's folder is never touched."""
+    annotation = Path(annotation)
+    folder = annotation.parent
+    if annotation.name != ANNOTATION_FILE:
+        return f"the annotation {annotation} is not a SynthActions file ({ANNOTATION_FILE}); not regenerating"
+    if videos is not None and Path(videos).resolve() != (folder / VIDEO_DIR).resolve():
+        return f"the videos {videos} are not the SynthActions folder {folder / VIDEO_DIR}; not regenerating"
+    if not folder.exists() and not folder.is_symlink():
+        return None
+    if (
+        folder.is_dir()
+        and not folder.is_symlink()
+        and (not any(folder.iterdir()) or is_synthactions_dir(folder))
+    ):
+        return None
+    return (
+        f"{folder} holds files that SynthActions does not write; not regenerating the demo data into it "
+        "(nothing was changed)"
+    )
+
+
 def generate_synthactions(
     out_dir: str | Path,
     num_classes: int = 12,
@@ -189,7 +233,7 @@ def generate_synthactions(
         )
     names = [a.name for a in ACTIONS[:num_classes]]
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite, is_synthactions_dir, "a SynthActions folder") as tmp:
         (tmp / VIDEO_DIR).mkdir()
         jobs = [
             (seed, label, i, cfg, str(tmp / VIDEO_DIR))
