@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from test_dashboard_fixture import make_run
 
+from epam_core.analysis.report import EXPORT_MARKER
 from epam_core.cli import main
 from epam_core.commands.dashboard import streamlit_command
 
@@ -19,6 +20,7 @@ def test_export_writes_every_figure_and_table(tmp_path, capsys):
     assert names == sorted(
         [f"{s}.{f}" for s in stems for f in ("pdf", "svg")]
         + [f"{t}.{f}" for t in ("summary", "per_class", "confused_pairs") for f in ("csv", "tex")]
+        + [EXPORT_MARKER]  # what lets --overwrite replace this folder later
     )
     assert (out / "confusion_fused.pdf").read_bytes().startswith(b"%PDF-")
     summary = pd.read_csv(out / "summary.csv")

@@ -114,8 +114,10 @@ def test_cli_smoke_and_bad_arguments(tmp_path, capsys) -> None:
     ]  # fmt: skip
     assert main(argv) == 2  # exists: no silent overwrite
     assert "already exists" in capsys.readouterr().err
-    assert main(["synth", "--out", str(tmp_path / "x"), "--classes", "99"]) == 2
-    assert "num_classes must be in 1..16" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it before anything runs
+        main(["synth", "--out", str(tmp_path / "x"), "--classes", "99"])
+    assert exit_.value.code == 2
+    assert "argument --classes: must be in 1..16, got 99" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

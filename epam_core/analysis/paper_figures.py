@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from epam_core.analysis.figure_size import FigureSize
 from epam_core.analysis.figures import STREAM_COLOURS, STREAM_LABELS, VALUES_MAX_CLASSES
 from epam_core.runs import atomic_write_file
 
@@ -50,15 +50,6 @@ BASE_RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-
-
-@dataclass(frozen=True)
-class FigureSize:
-    """Width and height in inches; PNGs are rendered at ``dpi``."""
-
-    width: float = 3.5  # one column of a two-column paper
-    height: float = 2.6
-    dpi: int = 300
 
 
 @contextmanager

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from epam_core.commands import arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -21,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("video", metavar="VIDEO", help="video file")
     p.add_argument("--checkpoint", required=True, help="EPAM-Net checkpoint (ours or the authors')")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
-    p.add_argument("--max-side", type=int, default=None, help="downscale frames for pose extraction (640)")
+    p.add_argument(
+        "--max-side",
+        type=arguments.int_in(16, 8192),
+        default=None,
+        help="downscale frames for pose extraction (640)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 

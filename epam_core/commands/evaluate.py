@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from epam_core.commands import arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -22,15 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--videos", default=None, help="video directory (default: videos/ next to --data)")
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--workers", type=int, default=2, help="data-loading processes per evaluation process")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=8)
+    p.add_argument(
+        "--workers",
+        type=arguments.non_negative_int,
+        default=2,
+        help="data-loading processes per evaluation process",
+    )
     p.add_argument(
         "--class-names",
         default=None,
         help="ntu60, ntu120, pku_mmd, toyota_cs, toyota_cv2 or a text file with one class per line "
         "(if neither the checkpoint nor the annotation file names the classes)",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument(
+        "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 

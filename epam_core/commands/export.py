@@ -6,18 +6,30 @@ import argparse
 import logging
 from pathlib import Path
 
+from epam_core.analysis.figure_size import DPI, INCHES
+from epam_core.commands import arguments
+from epam_core.errors import EpamError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export", help="write a run's paper figures (PDF/SVG/PNG) and tables (CSV/LaTeX)"
     )
     p.add_argument("--run", type=Path, required=True, help="evaluation run directory")
-    p.add_argument("--out", type=Path, required=True, help="output directory (created)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created; written atomically)")
     p.add_argument("--style", default="paper", choices=["paper", "screen"])
-    p.add_argument("--width", type=float, default=3.5, help="figure width in inches (3.5 = one column)")
-    p.add_argument("--height", type=float, default=2.6, help="figure height in inches")
-    p.add_argument("--dpi", type=int, default=300, help="PNG resolution")
+    p.add_argument(
+        "--width",
+        type=arguments.float_in(*INCHES),
+        default=3.5,
+        help="figure width in inches (3.5 = one column)",
+    )
+    p.add_argument("--height", type=arguments.float_in(*INCHES), default=2.6, help="figure height in inches")
+    p.add_argument(
+        "--dpi", type=arguments.int_in(*DPI), default=300, help=f"PNG resolution ({DPI[0]}..{DPI[1]})"
+    )
     p.add_argument("--formats", default="pdf,svg,png", help="comma-separated subset of pdf,svg,png")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     p.set_defaults(func=run)
 
 
@@ -30,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise SystemExit(
-            f"epam export: error: unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}"
+        raise EpamError(
+            None, f"--formats: unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}"
         )
     run_ = read_run(args.run)
-    paths = export_run(run_, args.out, args.style, FigureSize(args.width, args.height, args.dpi), formats)
+    size = FigureSize(args.width, args.height, args.dpi)
+    paths = export_run(run_, args.out, args.style, size, formats, overwrite=args.overwrite)
     print(f"wrote {len(paths)} files to {args.out}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from epam_core.commands import arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -29,7 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="ntu60, ntu120, pku_mmd, toyota_cs, toyota_cv2 or a text file with one class name per line",
     )
-    p.add_argument("--fusion-weights", nargs=2, type=float, default=(1.0, 1.0), metavar=("W_RGB", "W_POSE"))
+    p.add_argument(
+        "--fusion-weights",
+        nargs=2,
+        type=arguments.float_in(0.0),
+        default=(1.0, 1.0),
+        metavar=("W_RGB", "W_POSE"),
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 

@@ -6,6 +6,9 @@ import argparse
 import shlex
 import sys
 
+from epam_core.commands import arguments
+from epam_core.errors import EpamError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -28,11 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TYPE[:LEVELS]",
         help="e.g. jitter_px:0,2,4,8 joint_dropout:0,0.2,0.4 (a bare TYPE uses its default levels)",
     )
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="noise seeds (default: 0 1)")
-    p.add_argument("--subset", type=int, default=None, help="sweep N evenly spaced samples only")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--workers", type=int, default=2, help="video-decoding processes per process")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=arguments.non_negative_int,
+        default=[0, 1],
+        help="noise seeds (default: 0 1)",
+    )
+    p.add_argument(
+        "--subset", type=arguments.positive_int, default=None, help="sweep N evenly spaced samples only"
+    )
+    p.add_argument("--batch-size", type=arguments.positive_int, default=8)
+    p.add_argument(
+        "--workers", type=arguments.non_negative_int, default=2, help="video-decoding processes per process"
+    )
+    p.add_argument(
+        "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing sweep")
     p.set_defaults(func=run)
 
@@ -45,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         noises = [parse_noise_arg(text) for text in args.noise]
     except ValueError as err:
-        raise SystemExit(f"epam robustness: error: --noise: {err}") from None
+        raise EpamError(None, f"--noise: {err}") from None
     ctx = distributed.init(args.device)
     out = run_robustness(
         args.checkpoint,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from epam_core.commands import arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from epam_core.data.synth.actions import ACTIONS
@@ -22,13 +24,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (written atomically)")
     p.add_argument(
-        "--classes", type=int, default=12, metavar="K", help=f"number of classes, 1..{len(ACTIONS)}"
+        "--classes",
+        type=arguments.int_in(1, len(ACTIONS)),
+        default=12,
+        metavar="K",
+        help=f"number of classes, 1..{len(ACTIONS)}",
     )
-    p.add_argument("--per-class", type=int, default=40, metavar="N", help="clips per class")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frames", type=int, default=48, help="frames per clip (>= 24)")
-    p.add_argument("--size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"), help="video size")
-    p.add_argument("--workers", type=int, default=2, help="processes (the output does not depend on it)")
+    p.add_argument(
+        "--per-class", type=arguments.int_in(1, 10_000), default=40, metavar="N", help="clips per class"
+    )
+    p.add_argument("--seed", type=arguments.non_negative_int, default=0)
+    p.add_argument("--frames", type=arguments.int_in(24, 600), default=48, help="frames per clip (24..600)")
+    p.add_argument(
+        "--size",
+        type=arguments.int_in(32, 1280),
+        nargs=2,
+        default=(160, 120),
+        metavar=("W", "H"),
+        help="video size",
+    )
+    p.add_argument(
+        "--workers",
+        type=arguments.non_negative_int,
+        default=2,
+        help="processes (the output does not depend on it)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
     p.set_defaults(func=run)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from epam_core.commands import arguments
+
 # Learning rates when --lr is not given: the paper's fine-tuning rate (spec §5.1: 0.0015 at batch 12) and a
 # from-scratch rate for the single-stream stages, both scaled linearly with the global batch size.
 DEFAULT_LR_PER_SAMPLE = {"rgb": 0.1 / 16, "pose": 0.1 / 16, "joint": 0.0015 / 12}
@@ -25,16 +27,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", help="split to train on (default: train)")
     p.add_argument("--out", required=True, help="output directory for model.pt and last.pt")
     p.add_argument("--preset", default="demo", choices=("demo", "paper"), help="model preset")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=8, help="per process")
+    p.add_argument("--epochs", type=arguments.positive_int, default=10)
+    p.add_argument("--batch-size", type=arguments.positive_int, default=8, help="per process")
     p.add_argument(
-        "--lr", type=float, default=None, help="peak learning rate (default: scaled by batch size)"
+        "--lr",
+        type=arguments.positive_float,
+        default=None,
+        help="peak learning rate (default: scaled by batch size)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2, help="data-loading processes per training process")
+    p.add_argument("--seed", type=arguments.non_negative_int, default=0)
+    p.add_argument(
+        "--workers",
+        type=arguments.non_negative_int,
+        default=2,
+        help="data-loading processes per training process",
+    )
     p.add_argument("--init-rgb", default=None, help="joint stage: checkpoint of the rgb stage")
     p.add_argument("--init-pose", default=None, help="joint stage: checkpoint of the pose stage")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument(
+        "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.add_argument("--overwrite", action="store_true", help="start again even if OUT/last.pt exists")
     p.set_defaults(func=run)
