@@ -21,14 +21,16 @@ from epam_core.checkpoint import load_checkpoint
 from epam_core.data.dataset import VIDEO_SUFFIXES, find_video
 from epam_core.data.pipeline import clip_to_tensors, load_clip
 from epam_core.data.pyskl import save_annotations
-from epam_core.errors import DataError, RunError
-from epam_core.evaluation import resolve_class_names, run_manifest
+from epam_core.errors import DataError
+from epam_core.evaluation import check_inputs_finite, check_scores_finite, resolve_class_names, run_manifest
+from epam_core.outputs import check_replaceable
 from epam_core.poses.extract import MAX_SIDE, Progress, extract_video_poses, to_annotation
 from epam_core.runs import (
     MANIFEST,
     AttentionMaps,
     atomic_dir,
     atomic_write_file,
+    is_run_dir,
     predictions_frame,
     write_run,
 )
@@ -57,8 +59,9 @@ def analyze_video(
     """
     video, out_dir = Path(video), Path(out_dir)
     report = progress or (lambda _fraction, _message: None)
-    if out_dir.exists() and not overwrite:
-        raise RunError(out_dir, "already exists; choose another --out or pass --overwrite")
+    check_replaceable(
+        out_dir, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})"
+    )  # before the long part
     loaded = load_checkpoint(checkpoint)  # before the long part: a bad checkpoint fails at once
     model, config = loaded.model, loaded.model.config
     class_names = resolve_class_names(config.num_classes, (str(checkpoint), loaded.class_names))
@@ -82,8 +85,8 @@ def analyze_video(
     report(0.9, "running EPAM-Net")
     with torch.inference_mode():
         out = model(rgb[None], heatmaps[None])  # batch of one
-    if not torch.isfinite(out.fused_logits).all():
-        raise DataError(video, "the model gave NaN or infinite scores for this video")
+    check_inputs_finite(rgb[None], heatmaps[None], [f"{video}"])
+    check_scores_finite(out, [f"{video}"], checkpoint)
 
     sample_id = annotation["frame_dir"]
     predictions = predictions_frame(

@@ -98,16 +98,18 @@ def save_checkpoint(
     net = unwrap_model(model)
     if class_names is not None and len(class_names) != net.config.num_classes:
         raise ValueError(f"{len(class_names)} class names for a model with {net.config.num_classes} classes")
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    if (problem := nonfinite_weight(state)) is not None:  # never write a model that gives NaN scores
+        raise CheckpointError(path, f"not written: the model's {problem}")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": net.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+        "state_dict": state,
         "class_names": None if class_names is None else [str(c) for c in class_names],
         "meta": _plain(meta, "meta"),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_file(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -173,6 +175,8 @@ def load_unimodal_weights(model: EPAMNet, stream: str, path: str | Path) -> None
     if not picked:
         raise CheckpointError(path, f"has no {stream} stream weights (no 'backbone.' or '{backbone}' keys)")
     _check_state_dict(path, target, picked)
+    if (problem := nonfinite_weight(picked)) is not None:
+        raise CheckpointError(path, f"{problem} (a diverged training?); refusing to use it")
     model.load_state_dict({**model.state_dict(), **picked}, strict=True)
     log.info("loaded the %s stream (%d tensors) from %s", stream, len(picked), path)
 
@@ -254,8 +258,21 @@ def _check_state_dict(path: Path, expected: Mapping[str, Tensor], given: Mapping
         raise CheckpointError(path, f"{lead}: {', '.join(problems)}")
 
 
+def nonfinite_weight(state: Mapping[str, Any]) -> str | None:
+    """What is wrong when a tensor of ``state`` holds NaN or infinite values (the first such), else None.
+
+    Such weights give NaN scores, which fused kernels may even turn into finite ones, so they are refused.
+    """
+    for key, value in state.items():
+        if isinstance(value, Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return f"weight {key} holds {int((~torch.isfinite(value)).sum())} NaN or infinite values"
+    return None
+
+
 def _load_strict(path: Path, model: nn.Module, state: Any) -> None:
     if not isinstance(state, Mapping):
         raise CheckpointError(path, f"has no state dict (found {type(state).__name__})")
     _check_state_dict(path, model.state_dict(), state)
+    if (problem := nonfinite_weight(state)) is not None:
+        raise CheckpointError(path, f"{problem} (a diverged training?); refusing to use it")
     model.load_state_dict(state, strict=True)

@@ -14,6 +14,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
+def _check_bounds(config: Any, **bounds: tuple[float, float]) -> None:
+    """``ValueError`` when a field is outside its bounds: a config from a checkpoint file is input, and sizes
+    far beyond any real model (1e9 frames) would only allocate until the memory runs out."""
+    for name, (low, high) in bounds.items():
+        value = getattr(config, name)
+        if not (isinstance(value, int | float) and low <= value <= high):
+            raise ValueError(f"{type(config).__name__}.{name} must be in {low}..{high} (got {value!r})")
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """One X-ShiftNet stream (an X3D-shaped 2D CNN with a temporal shift in every block)."""
@@ -37,6 +46,18 @@ class StreamConfig:
             )
         if self.shift_div < 2:
             raise ValueError(f"shift_div must be >= 2 (got {self.shift_div})")
+        _check_bounds(
+            self,
+            in_channels=(1, 256),
+            base_channels=(1, 256),
+            stem_stride=(1, 8),
+            bottleneck_factor=(0.1, 8),
+            conv5_factor=(0.1, 8),
+        )
+        if not 1 <= len(self.stage_blocks) <= 8 or not all(1 <= b <= 64 for b in self.stage_blocks):
+            raise ValueError(f"stage_blocks must be 1..8 stages of 1..64 blocks (got {self.stage_blocks})")
+        if not all(1 <= s <= 4 for s in self.spatial_strides):
+            raise ValueError(f"spatial_strides must be in 1..4 (got {self.spatial_strides})")
 
     @property
     def total_stride(self) -> int:
@@ -71,6 +92,10 @@ class InputConfig:
     rgb_std: tuple[float, float, float] = (58.395, 57.12, 57.375)
 
     def __post_init__(self) -> None:
+        _check_bounds(
+            self, pose_frames=(1, 1024), rgb_frames=(1, 1024), rgb_size=(8, 1024), heatmap_size=(4, 512),
+            num_joints=(1, 256),
+        )  # fmt: skip
         if self.pose_frames % self.rgb_frames:
             raise ValueError(
                 f"pose_frames ({self.pose_frames}) must be a multiple of rgb_frames ({self.rgb_frames})"
@@ -96,8 +121,7 @@ class EPAMNetConfig:
     preset: str = "custom"
 
     def __post_init__(self) -> None:
-        if self.num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1 (got {self.num_classes})")
+        _check_bounds(self, num_classes=(1, 100_000))
         if self.input.rgb_size // self.rgb.total_stride != self.input.heatmap_size // self.pose.total_stride:
             raise ValueError(
                 "RGB and pose feature maps must have the same size: "

@@ -18,17 +18,19 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from epam_core.checkpoint import load_checkpoint
+from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import EPAMNetConfig
 from epam_core.data.class_names import class_names_from_arg
 from epam_core.data.dataset import PoseRGBDataset
+from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
-from epam_core.errors import DataError, RunError
-from epam_core.runs import AttentionMaps, new_manifest, predictions_frame, write_run
+from epam_core.errors import CheckpointError, DataError
+from epam_core.outputs import check_replaceable
+from epam_core.runs import MANIFEST, AttentionMaps, is_run_dir, new_manifest, predictions_frame, write_run
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +70,26 @@ def predict(
     batch_size: int = 8,
     workers: int = 0,
     desc: str = "evaluate",
+    model_path: str | Path | None = None,
 ) -> Predictions:
     """Run ``model`` (in eval mode) over every sample of ``dataset``; every rank returns all predictions.
 
-    ``dataset[i]`` is ``(rgb (3, T, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``.
+    ``dataset[i]`` is ``(rgb (3, T, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``. Non-finite weights,
+    inputs or scores stop it with an ``EpamError`` naming ``model_path`` (the checkpoint) or the sample.
     """
+    if (problem := nonfinite_weight(model.state_dict())) is not None:  # fused kernels could hide the NaN
+        raise CheckpointError(model_path, f"the model's {problem}; refusing to evaluate it")
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
+    loader = EpamLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
     indices = iter(sampler)
     order: list[int] = []
     rows: list[tuple[Any, ...]] = []
     with tqdm(total=len(sampler), desc=desc, unit="clip", disable=not ctx.is_main) as bar:
         for rgb, heatmaps, labels, ids in loader:
+            check_inputs_finite(rgb, heatmaps, ids)
             out = model(rgb.to(ctx.device), heatmaps.to(ctx.device))
+            check_scores_finite(out, ids, model_path)
             for j, sample_id in enumerate(ids):
                 order.append(next(indices))
                 rows.append(
@@ -109,6 +117,27 @@ def predict(
         spatial=np.stack(spatial) if rows else np.zeros((0, 0, 0, 0), np.float16),
         temporal=np.stack(temporal) if rows else np.zeros((0, 0), np.float16),
     )
+
+
+def check_inputs_finite(rgb: torch.Tensor, heatmaps: torch.Tensor, ids: Sequence[str]) -> None:
+    """A ``DataError`` naming the first sample of the batch whose network inputs hold NaN or infinity."""
+    good = torch.isfinite(rgb).flatten(1).all(1) & torch.isfinite(heatmaps).flatten(1).all(1)  # (N,)
+    if not bool(good.all()):
+        sample = ids[int((~good).nonzero()[0])]
+        raise DataError(None, f"sample {sample!r}: its frames or keypoints give NaN or infinite model inputs")
+
+
+def check_scores_finite(out: Any, ids: Sequence[str], model_path: str | Path | None) -> None:
+    """A ``CheckpointError`` naming the model and the first sample with NaN or infinite scores (its inputs
+    were finite, so the model overflowed)."""
+    logits = torch.cat([out.rgb_logits, out.pose_logits, out.fused_logits], dim=1)  # (N, 3K)
+    good = torch.isfinite(logits).all(1)
+    if not bool(good.all()):
+        sample = ids[int((~good).nonzero()[0])]
+        raise CheckpointError(
+            model_path,
+            f"gives NaN or infinite scores for sample {sample!r} (finite inputs: the model overflows)",
+        )
 
 
 def sha256(path: str | Path) -> str:
@@ -213,8 +242,7 @@ def evaluate(
     """Evaluate ``checkpoint`` on ``split`` of ``annotation`` and write the run ``out`` (rank 0 writes)."""
     ctx = ctx or DistContext()
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise RunError(out, "already exists; choose another --out or pass --overwrite")
+    check_replaceable(out, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})")  # before the long part
     loaded = load_checkpoint(checkpoint)
     config = loaded.model.config
     anns = load_annotations(annotation)
@@ -227,7 +255,14 @@ def evaluate(
     videos = default_videos(annotation, videos)
     dataset = PoseRGBDataset(anns, videos, config.input, split=split, train=False, class_names=class_names)
     log.info("evaluating %s on %d samples of %s (split %s)", checkpoint, len(dataset), annotation, split)
-    preds = predict(loaded.model.to(ctx.device), dataset, ctx, batch_size=batch_size, workers=workers)
+    preds = predict(
+        loaded.model.to(ctx.device),
+        dataset,
+        ctx,
+        batch_size=batch_size,
+        workers=workers,
+        model_path=checkpoint,
+    )
     if ctx.is_main:
         manifest = run_manifest(
             source=source,

@@ -81,8 +81,16 @@ def _from_dicts(
     return (
         _stack(path, scores),
         [str(i) for i in ids] if has_ids else None,
-        np.asarray([int(np.asarray(lab).reshape(-1)[0]) for lab in labels]) if has_labels else None,
+        np.asarray([_label(path, i, lab) for i, lab in enumerate(labels)]) if has_labels else None,
     )
+
+
+def _label(path: Path, index: int, value: Any) -> int:
+    """One entry's label: an integer, or an array / list holding one (mmaction2 1.x ``gt_label``)."""
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "biu":
+        raise DataError(path, f"entry {index} has label {value!r}; expected one integer class index")
+    return int(arr.reshape(-1)[0])
 
 
 def align_scores(

@@ -21,18 +21,19 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from epam_core.checkpoint import load_checkpoint
+from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import InputConfig
 from epam_core.data.dataset import find_video
+from epam_core.data.loader import EpamLoader
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
 from epam_core.data.pyskl import load_annotations, select_split
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
-from epam_core.errors import RunError
-from epam_core.evaluation import default_videos, evaluate, sha256
+from epam_core.errors import CheckpointError, DataError, RunError
+from epam_core.evaluation import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
 from epam_core.runs import ROBUSTNESS, read_run, write_robustness
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def sweep_conditions(noises: Sequence[tuple[str, Sequence[float]]], seeds: Seque
 
 def subset_indices(num_samples: int, subset: int | None) -> list[int]:
     """``subset`` evenly spaced sample indices (all when ``subset`` is None or not smaller)."""
+    if subset is not None and subset < 1:
+        raise DataError(None, f"--subset must be at least 1 sample, got {subset}")
     if subset is None or subset >= num_samples:
         return list(range(num_samples))
     return sorted({int(i) for i in np.linspace(0, num_samples - 1, subset).round()})
@@ -92,12 +95,17 @@ def sweep(
     ctx: DistContext,
     batch_size: int = 8,
     workers: int = 0,
+    model_path: str | Path | None = None,
 ) -> pd.DataFrame:
-    """The ``robustness.parquet`` table: one row per (condition, sample), conditions in the given order."""
+    """The ``robustness.parquet`` table: one row per (condition, sample), conditions in the given order.
+
+    Non-finite weights or scores stop it with an ``EpamError`` naming ``model_path`` and the sample."""
+    if (problem := nonfinite_weight(model.state_dict())) is not None:
+        raise CheckpointError(model_path, f"the model's {problem}; refusing to run it")
     model.eval()
     input_cfg = clips.input_cfg
     sampler = ShardSampler(len(clips), ctx.rank, ctx.world_size)
-    loader = DataLoader(clips, batch_size=None, sampler=sampler, num_workers=workers)
+    loader = EpamLoader(clips, batch_size=None, sampler=sampler, num_workers=workers)
     order: list[int] = []
     per_sample: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
     total = len(sampler) * len(conditions)
@@ -117,7 +125,10 @@ def sweep(
                         for c in chunk
                     ]
                 ).to(ctx.device)  # (C, V, T_pose, H, W)
+                ids = [f"{clip.sample_id} under {c.noise}={c.level:g} seed {c.seed}" for c in chunk]
+                check_inputs_finite(rgb.expand(len(chunk), *rgb.shape), heatmaps, ids)
                 out = model(rgb.expand(len(chunk), *rgb.shape), heatmaps)
+                check_scores_finite(out, ids, model_path)
                 for j in range(len(chunk)):
                     outputs.append(
                         tuple(
@@ -192,6 +203,9 @@ def run_robustness(
     """
     ctx = ctx or DistContext()
     out = Path(out)
+    subset_indices(1, subset)  # a bad --subset fails before anything is evaluated or written
+    if not seeds or not all(noise_levels for _, noise_levels in noises):
+        raise DataError(None, "the sweep needs at least one --seeds value and one level per --noise")
     if not out.exists():
         evaluate(
             checkpoint, annotation, out, videos=videos, split=split, batch_size=batch_size, workers=workers,
@@ -212,7 +226,9 @@ def run_robustness(
     conditions = sweep_conditions(noises, seeds)
     log.info("robustness: %d samples x %d conditions", len(samples), len(conditions))
     clips = ClipDataset(samples, default_videos(annotation, videos), model.config.input)
-    table = sweep(model, clips, conditions, ctx, batch_size=batch_size, workers=workers)
+    table = sweep(
+        model, clips, conditions, ctx, batch_size=batch_size, workers=workers, model_path=checkpoint
+    )
     if ctx.is_main:
         write_robustness(out, table)
         for noise, _ in noises:

@@ -14,6 +14,7 @@ optimizer, scheduler, epoch and history; ``OUT/model.pt`` is the model alone (``
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,16 +24,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 from tqdm import tqdm
 
 from epam_core.checkpoint import load_unimodal_weights, save_checkpoint
 from epam_core.data.dataset import PoseRGBDataset
+from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, all_reduce_sum, barrier
-from epam_core.errors import CheckpointError, DataError
+from epam_core.errors import CheckpointError, DataError, EpamError, OutputError
 from epam_core.evaluation import default_videos
 from epam_core.models import EPAMNet, build_model
+from epam_core.outputs import check_writable
 from epam_core.train_state import load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}; choose one of {STAGES}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+        if self.epochs < 1 or self.batch_size < 1 or not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"epochs, batch size and lr must be positive (got {self})")
 
 
@@ -180,6 +183,11 @@ def fit(
     """
     out_dir = Path(out_dir)
     state_path = out_dir / STATE_FILE
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(out_dir, f"is a file; --out names the folder for {MODEL_FILE} and {STATE_FILE}")
+    check_writable(state_path)  # now, not after the first epoch
+    if (out_dir / MODEL_FILE).exists() and not state_path.exists() and not overwrite:
+        raise CheckpointError(out_dir / MODEL_FILE, "already exists; pass --overwrite to replace it")
     if state_path.exists() and not (resume or overwrite):
         raise CheckpointError(
             state_path, "already exists; pass --resume to continue it or --overwrite to restart"
@@ -197,7 +205,7 @@ def fit(
     sampler = DistributedSampler(
         dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=settings.seed
     )
-    loader = DataLoader(
+    loader = EpamLoader(
         dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=workers, drop_last=True
     )
     if len(loader) == 0:
@@ -252,7 +260,7 @@ def fit(
 def _train_epoch(
     forward: nn.Module,
     model: EPAMNet,
-    loader: DataLoader,
+    loader: EpamLoader,
     sampler: DistributedSampler,
     dataset: Dataset,
     optimizer: torch.optim.Optimizer,
@@ -272,11 +280,18 @@ def _train_epoch(
     tic = time.perf_counter()
     desc = f"{settings.stage} {epoch + 1}/{settings.epochs}"
     with tqdm(loader, desc=desc, unit="batch", leave=False, disable=not ctx.is_main) as bar:
-        for rgb, heatmaps, labels, _ in bar:
+        for rgb, heatmaps, labels, ids in bar:
             rgb, heatmaps = rgb.to(ctx.device), heatmaps.to(ctx.device)
             labels = labels.to(ctx.device)
             logits = forward(rgb, heatmaps)
             loss = sum(F.cross_entropy(stream, labels) for stream in logits)
+            if not torch.isfinite(loss):  # stop before the step writes NaN into the weights
+                raise EpamError(
+                    None,
+                    f"the {settings.stage} training loss became {float(loss.detach())} at epoch {epoch + 1}, batch "
+                    f"{bar.n + 1} (samples {', '.join(map(str, ids[:4]))}); lower --lr (now {settings.lr:g}). "
+                    f"Nothing of this epoch was saved.",
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, settings.clip_grad)

@@ -40,22 +40,64 @@ REQUIRED_KEYS = ("frame_dir", "label", "img_shape", "total_frames", "keypoint", 
 # extrapolate joints just beyond the frame border; anything further out is a coordinate-system mistake.
 OUT_OF_IMAGE_TOLERANCE = 0.25
 
-_ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),  # numpy arrays pickled by Python 2 / protocol 2 store bytes as latin-1 text
-    ("collections", "OrderedDict"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "slice"),
-    ("builtins", "complex"),
-    ("builtins", "bytearray"),
+# Bounds on what one sample may ask for, checked before anything is allocated for it (NTU: 300 frames,
+# 2 persons, 17 or 25 joints; an hour of video at 30 fps is 108 000 frames).
+MAX_TOTAL_FRAMES = 200_000
+MAX_PERSONS = 64
+MAX_JOINTS = 256
+
+
+class _NdarrayToken:
+    """What ``numpy.ndarray`` unpickles to: numpy's own pickles only pass it to ``_reconstruct`` (below);
+    calling it, as a hostile pickle may, to allocate an array of any shape, is refused."""
+
+    def __call__(self, *args: Any) -> Any:
+        raise pickle.UnpicklingError("refusing to call numpy.ndarray (only arrays as numpy pickles them)")
+
+
+_NDARRAY = _NdarrayToken()
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """numpy's ``_reconstruct`` for the empty array that ``__setstate__`` then fills (numpy always pickles
+    shape ``(0,)``); any other shape could allocate without limit, so it is refused."""
+    if subtype is not _NDARRAY or not (isinstance(shape, tuple) and 0 in shape):
+        raise pickle.UnpicklingError(f"refusing numpy _reconstruct of shape {shape!r} (not a numpy pickle)")
+    return np.ndarray.__new__(np.ndarray, (0,), dtype)
+
+
+def _bytearray(*args: Any) -> bytearray:
+    """``bytearray`` of bytes or text from the file; ``bytearray(n)`` would allocate n bytes from 8 in the file."""
+    if args and not isinstance(args[0], bytes | bytearray | str):
+        raise pickle.UnpicklingError(
+            f"refusing bytearray({type(args[0]).__name__}) (it allocates, holds no data)"
+        )
+    return bytearray(*args)
+
+
+def _encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """``_codecs.encode`` for the latin-1 text in which Python 2 / protocol 2 pickles store array bytes."""
+    if not isinstance(obj, str) or encoding.lower().replace("-", "") not in ("latin1", "iso88591", "utf8"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode(..., {encoding!r})")
+    return obj.encode(encoding, errors)
+
+
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "scalar"): None,  # numpy's own (from the data in the file)
+    ("numpy._core.multiarray", "scalar"): None,
+    ("numpy.core.numeric", "_frombuffer"): None,  # a view of bytes in the file
+    ("numpy._core.numeric", "_frombuffer"): None,
+    ("_codecs", "encode"): _encode,
+    ("collections", "OrderedDict"): None,
+    ("builtins", "set"): None,
+    ("builtins", "frozenset"): None,
+    ("builtins", "slice"): None,
+    ("builtins", "complex"): None,
+    ("builtins", "bytearray"): _bytearray,
 }
 
 
@@ -81,7 +123,8 @@ class _SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
+            guarded = _ALLOWED_GLOBALS[(module, name)]
+            return super().find_class(module, name) if guarded is None else guarded
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays and builtins)")
 
 
@@ -96,6 +139,8 @@ def safe_load_pickle(path: Path, what: str, hint: str = "") -> Any:
             return _SafeUnpickler(f).load()
     except pickle.UnpicklingError as err:
         raise DataError(path, f"is not a usable {what} pickle ({err}){hint}") from None
+    except MemoryError:
+        raise DataError(path, f"asks for more memory than there is; not a usable {what} pickle") from None
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, ImportError) as err:
         raise DataError(path, f"is not a pickle or is truncated ({type(err).__name__}: {err})") from None
 
@@ -144,7 +189,6 @@ def save_annotations(
     data: dict[str, Any] = {"split": split_out, "annotations": anns}
     if class_names is not None:
         data["class_names"] = [str(n) for n in class_names]
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as f:
@@ -154,13 +198,19 @@ def save_annotations(
 
 
 def select_split(annotations: PoseAnnotations, split_name: str | None) -> list[dict[str, Any]]:
-    """The samples of one split, in the split's order (all samples when ``split_name`` is None)."""
+    """The samples of one split, in the split's order (all samples when ``split_name`` is None).
+
+    An unknown or empty split is a ``DataError`` naming the file, the split and the splits there are.
+    """
+    splits = ", ".join(f"{k!r} ({len(v)} samples)" for k, v in sorted(annotations.split.items())) or "none"
     if split_name is None:
+        if not annotations.annotations:
+            raise DataError(annotations.path, "has no samples")
         return list(annotations.annotations)
     if split_name not in annotations.split:
-        raise DataError(
-            annotations.path, f"has no split {split_name!r}; its splits are {sorted(annotations.split)}"
-        )
+        raise DataError(annotations.path, f"has no split {split_name!r}; its splits are {splits}")
+    if not annotations.split[split_name]:
+        raise DataError(annotations.path, f"split {split_name!r} has no samples; its splits are {splits}")
     by_id = {ann["frame_dir"]: ann for ann in annotations.annotations}
     return [by_id[s] for s in annotations.split[split_name]]
 
@@ -193,12 +243,27 @@ def normalize_annotation(ann: Any, path: Path | None, index: int) -> dict[str, A
         raise DataError(
             path, f"sample {sample!r}: label/total_frames/img_shape are not numbers ({err})"
         ) from None
+    if not 1 <= ann["total_frames"] <= MAX_TOTAL_FRAMES:
+        raise DataError(
+            path,
+            f"sample {sample!r}: total_frames must be in 1..{MAX_TOTAL_FRAMES}, got {ann['total_frames']}",
+        )
     for key in ("keypoint", "keypoint_score"):
-        arr = np.asarray(ann[key])
-        if not np.issubdtype(arr.dtype, np.floating):
-            arr = arr.astype(np.float32)
-        ann[key] = arr
+        ann[key] = _float_array(ann[key], path, sample, key)
     return ann
+
+
+def _float_array(value: Any, path: Path | None, sample: str, key: str) -> np.ndarray:
+    """``value`` as a float array (its own float dtype kept); a ``DataError`` for text, ragged lists, objects."""
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        return value
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":  # text, objects, dates: np.asarray would parse strings as numbers
+            raise ValueError(f"holds {arr.dtype} values")
+        return arr.astype(np.float32)
+    except (TypeError, ValueError) as err:
+        raise DataError(path, f"sample {sample!r}: {key} is not an array of numbers ({err})") from None
 
 
 def validate_annotation(ann: Mapping[str, Any], path: Path | None, num_classes: int | None = None) -> None:
@@ -211,6 +276,10 @@ def validate_annotation(ann: Mapping[str, Any], path: Path | None, num_classes: 
 
     if kp.ndim != 4 or kp.shape[-1] != 2:
         fail(f"keypoint must have shape (M, T, V, 2), got {kp.shape}")
+    if kp.shape[0] > MAX_PERSONS or kp.shape[2] > MAX_JOINTS:
+        fail(
+            f"keypoint has {kp.shape[0]} persons and {kp.shape[2]} joints (at most {MAX_PERSONS} and {MAX_JOINTS})"
+        )
     if score.shape != kp.shape[:3]:
         fail(f"keypoint_score has shape {score.shape}, expected (M, T, V) = {kp.shape[:3]}")
     if kp.shape[0] == 0:
@@ -219,9 +288,9 @@ def validate_annotation(ann: Mapping[str, Any], path: Path | None, num_classes: 
         fail(f"total_frames is {ann['total_frames']} but keypoint has {kp.shape[1]} frames")
     if len(ann["img_shape"]) != 2 or min(ann["img_shape"]) <= 0:
         fail(f"img_shape must be (h, w) > 0, got {ann['img_shape']}")
-    if np.isnan(kp).any() or np.isnan(score).any():
-        m, t, v = np.argwhere(np.isnan(kp).any(-1) | np.isnan(score))[0]
-        fail(f"NaN keypoints (first at person {m}, frame {t}, joint {v})")
+    if not (np.isfinite(kp).all() and np.isfinite(score).all()):
+        m, t, v = np.argwhere(~np.isfinite(kp).all(-1) | ~np.isfinite(score))[0]
+        fail(f"NaN keypoints (or infinite ones; first at person {m}, frame {t}, joint {v})")
     label = ann["label"]
     if label < UNKNOWN_LABEL or (num_classes is not None and label >= num_classes):
         limit = "" if num_classes is None else f" 0..{num_classes - 1}"
