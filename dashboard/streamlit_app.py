@@ -7,11 +7,12 @@ Run it with `epam dashboard [--runs DIR]` (or `make dashboard`); the runs direct
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import streamlit as st
 
 from dashboard import state
+from epam_core import typed_paths
+from epam_core.errors import EpamError
 from epam_core.runs import list_runs
 
 log = logging.getLogger("epam.dashboard")
@@ -47,9 +48,17 @@ def sidebar() -> None:
         other = st.text_input(
             "Run directory (optional)", key="custom_run", help="Any run written by `epam evaluate`"
         )
+        if note := typed_paths.dashboard_note(root, st.get_option("server.address")):
+            st.caption(note)
         if other.strip():
-            st.session_state["run_path"] = str(Path(other.strip()).expanduser())
-            st.caption(f"Using `{st.session_state['run_path']}`")
+            try:
+                typed = typed_paths.check_dashboard_path(other.strip(), root, st.get_option("server.address"))
+            except EpamError as err:
+                st.session_state["run_path"] = None
+                st.error(str(err))
+            else:
+                st.session_state["run_path"] = str(typed)
+                st.caption(f"Using `{st.session_state['run_path']}`")
         elif runs:
             names = list(runs)
             default = state.DEMO_RUN if state.DEMO_RUN in runs else names[0]

@@ -36,3 +36,12 @@ def pose_env() -> Path:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(err))
+
+
+@pytest.fixture(autouse=True)
+def dashboard_on_loopback(monkeypatch):
+    """Dashboard pages under AppTest have no server address; they run as `epam dashboard` on 127.0.0.1 does
+    (any typed path allowed). tests/test_reliability.py checks the limits of a server on another address."""
+    from epam_core.typed_paths import HOST_ENV
+
+    monkeypatch.setenv(HOST_ENV, "127.0.0.1")

@@ -3,12 +3,10 @@ and a label-free evaluation run under the runs directory, which becomes the sele
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard import state
-from epam_core import analyze
+from epam_core import analyze, typed_paths
 from epam_core.errors import EpamError
 
 UPLOAD, LOCAL = "Upload a file", "Path on this machine"
@@ -44,6 +42,8 @@ if source == UPLOAD:
 else:
     upload = None
     typed = st.text_input("Video path", key="analyze_path", placeholder="/data/clips/my_clip.mp4").strip()
+if note := typed_paths.dashboard_note(root, st.get_option("server.address")):
+    st.caption(note)
 checkpoint = st.text_input(
     "Checkpoint", value=default_checkpoint(), key="analyze_checkpoint", help="An EPAM-Net checkpoint (.pt)"
 ).strip()
@@ -61,9 +61,10 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
         if upload is not None:
             video = analyze.save_upload(root / "uploads", upload.name, upload.getvalue())
         else:
-            video = Path(typed).expanduser().resolve()
+            video = typed_paths.check_dashboard_path(typed, root, st.get_option("server.address"))
         out = analyze.analysis_run_dir(root, video)
-        ckpt = Path(checkpoint).expanduser().resolve()
+        offered = (default_checkpoint(), DEMO_CHECKPOINT)  # the page's own suggestions may always be used
+        ckpt = typed_paths.check_dashboard_path(checkpoint, root, st.get_option("server.address"), offered)
         analyze.analyze_video(video, ckpt, out, progress=report, source="epam dashboard (Analyze a video)")
         run = state.load_run(out)
         sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
