@@ -264,7 +264,9 @@ def test_demo_videos_are_regenerated_on_first_use(tmp_path, monkeypatch):
     run = make_run(tmp_path)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["dataset"]["synth"] = {"num_classes": 5, "per_class": 6, "seed": 0}
+    manifest["dataset"]["annotation"] = "../data/synthactions.pkl"  # the layout generate_synthactions writes
     (run / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "data" / "ann.pkl").rename(tmp_path / "data" / "synthactions.pkl")
     shutil.move(tmp_path / "data", tmp_path / "pristine")
     calls = []
 
