@@ -57,7 +57,14 @@ def _stack(path: Path, entries: Sequence[Any]) -> np.ndarray:
     sizes = {len(r) for r in rows}
     if len(sizes) != 1:
         raise DataError(path, f"has score arrays of different lengths {sorted(sizes)}")
-    return np.stack(rows)  # (S, K)
+    scores = np.stack(rows)  # (S, K)
+    bad = ~np.isfinite(scores).all(axis=1)
+    if bad.any():
+        raise DataError(
+            path,
+            f"holds NaN or infinite scores ({int(bad.sum())} entries, first: entry {int(np.argmax(bad))})",
+        )
+    return scores
 
 
 def _pick(entry: dict[str, Any], keys: Sequence[str]) -> Any:

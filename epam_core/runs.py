@@ -246,7 +246,8 @@ def atomic_dir(
         raise OutputError(out_dir, f"cannot be written ({err.strerror})") from None
     try:
         yield tmp
-        if out_dir.exists():
+        if out_dir.exists() or out_dir.is_symlink():
+            check_replaceable(out_dir, overwrite, is_ours, what)  # again: it may have appeared meanwhile
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             out_dir.rename(old)
             tmp.rename(out_dir)

@@ -713,6 +713,17 @@ def test_import_scores_refuses_labels_that_are_not_integers(labels, message, wor
     assert not (tmp_path / "run").exists()
 
 
+def test_nan_scores_are_blamed_on_the_score_file(world, tmp_path, capsys):
+    rgb, pose = score_pickles(world, tmp_path)
+    entries = pickle.loads(pose.read_bytes())
+    entries[2][1] = np.nan
+    pose.write_bytes(pickle.dumps(entries))
+    code, err = cli(["import-scores", "--scores", rgb, pose, "--data", world["annotation"], "--split", "test",
+                     "--out", tmp_path / "run"], capsys)  # fmt: skip
+    assert code == 2 and f"{pose}: holds NaN or infinite scores (1 entries, first: entry 2)" in err
+    assert not (tmp_path / "run").exists()
+
+
 UNWRITABLE = {
     "under_a_file": lambda tmp: tmp / "notes.txt" / "out",
     "read_only_place": lambda tmp: Path("/sys/epam-test-output/out"),
