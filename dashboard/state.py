@@ -229,7 +229,7 @@ def ensure_videos(run: EvalRun) -> None:
     from epam_core.data.synth import generate_synthactions
     from epam_core.data.synth.generate import regeneration_refusal
 
-    if (refusal := regeneration_refusal(annotation, videos)) is not None:  # never into a user's folder
+    if (refusal := regeneration_refusal(annotation, videos, synth)) is not None:  # never a user's folder
         raise DataError(run.path / MANIFEST, refusal)
     with (
         _GENERATE_LOCK,  # one generation per process, however many sessions ask

@@ -368,6 +368,23 @@ def test_regeneration_only_into_an_empty_or_synthactions_folder(layout, allowed,
         assert "not regenerating" in refusal
 
 
+@pytest.mark.parametrize(
+    ("synth", "message"),
+    [
+        ({"num_classes": 2, "per_class": 3, "seed": 0}, None),
+        ({"num_classes": 2, "colour": "red"}, "unknown generator argument 'colour'"),
+        ({"per_class": 10**9}, "dataset.synth.per_class must be an integer in 1..200"),
+        ({"num_classes": "12"}, "dataset.synth.num_classes must be an integer"),
+        ([12, 40], "must be a mapping"),
+    ],
+)
+def test_regeneration_only_with_known_bounded_arguments(synth, message, tmp_path):
+    refusal = regeneration_refusal(
+        tmp_path / "data" / "synthactions.pkl", tmp_path / "data" / "videos", synth
+    )
+    assert refusal is None if message is None else message in refusal
+
+
 def test_opening_a_page_never_regenerates_into_a_users_folder(tmp_path):
     """A run copied elsewhere whose manifest points into a folder of the user's: the Sample page's loader
     refuses with a message naming the run's manifest, and the folder keeps every file."""

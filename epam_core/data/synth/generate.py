@@ -182,10 +182,24 @@ def is_synthactions_dir(folder: str | Path) -> bool:
     return all(entries[name].is_file() for name in (ANNOTATION_FILE, CLASS_NAMES_FILE) if name in entries)
 
 
-def regeneration_refusal(annotation: str | Path, videos: str | Path | None) -> str | None:
-    """Why the SynthActions data named by a run (``annotation``, ``videos``) may not be regenerated in place, or
-    None when it may: the annotation must be ``FOLDER/synthactions.pkl``, the videos ``FOLDER/videos``, and
-    FOLDER absent, empty or a SynthActions folder (``is_synthactions_dir``); a user's folder is never touched."""
+# What a run's manifest may ask the dashboard to regenerate (``dataset.synth``): the demo is 12 x 40 clips.
+REGENERATION_LIMITS = {"num_classes": (1, MAX_CLASSES), "per_class": (1, 200), "seed": (0, 2**31 - 1)}
+
+
+def regeneration_refusal(annotation: str | Path, videos: str | Path | None, synth: Any = None) -> str | None:
+    """Why the SynthActions data named by a run (``annotation``, ``videos``, generator arguments ``synth``) may
+    not be regenerated in place, or None when it may: ``synth`` holds only ``REGENERATION_LIMITS`` keys with
+    integers in range, the annotation is ``FOLDER/synthactions.pkl``, the videos ``FOLDER/videos``, and FOLDER
+    is absent, empty or a SynthActions folder (``is_synthactions_dir``); a user's folder is never touched."""
+    if synth is not None:
+        if not isinstance(synth, dict):
+            return f"dataset.synth must be a mapping of generator arguments, got {type(synth).__name__}"
+        for key, value in synth.items():
+            if key not in REGENERATION_LIMITS:
+                return f"dataset.synth has the unknown generator argument {key!r} (known: {', '.join(REGENERATION_LIMITS)})"
+            low, high = REGENERATION_LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                return f"dataset.synth.{key} must be an integer in {low}..{high}, got {value!r}"
     annotation = Path(annotation)
     folder = annotation.parent
     if annotation.name != ANNOTATION_FILE:
