@@ -78,9 +78,18 @@ def test_click_confusion_cell_lists_its_samples(page: Page, server: str, runs_di
     )
     members = confusion.cell_samples(run.sample_ids, run.labels, preds, true_id, pred_id)
     open_page(page, f"{server}/confusion")
-    points = page.locator(".js-plotly-plot .scatterlayer .points path")
-    expect(points).to_have_count(k * k)
-    points.nth(true_id * k + pred_id).click(force=True)  # row-major: true class, then predicted
+    page.locator(".js-plotly-plot").first.wait_for()
+    # WebGL markers have no DOM nodes: click where plotly.js's own axes put the cell (x = predicted, y =
+    # true position in the shown order, which is the class index for 5 classes)
+    x, y = page.evaluate(
+        """([x, y]) => {
+            const gd = document.querySelector('.js-plotly-plot'), L = gd._fullLayout;
+            const box = gd.getBoundingClientRect();
+            return [box.left + L._size.l + L.xaxis.d2p(x), box.top + L._size.t + L.yaxis.d2p(y)];
+        }""",
+        [pred_id, true_id],
+    )
+    page.mouse.click(x, y)
     wait_for_app_run(page)
     text = f"{len(members)} samples of {CLASSES[true_id]} predicted as {CLASSES[pred_id]}"
     expect(page.get_by_text(re.compile(re.escape(text)))).to_be_visible()
