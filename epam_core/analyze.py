@@ -24,7 +24,7 @@ from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError
 from epam_core.evaluation import check_inputs_finite, check_scores_finite, resolve_class_names, run_manifest
 from epam_core.outputs import check_replaceable
-from epam_core.poses.extract import MAX_SIDE, Progress, extract_video_poses, to_annotation
+from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE, Progress, extract_video_poses, to_annotation
 from epam_core.runs import (
     MANIFEST,
     AttentionMaps,
@@ -50,10 +50,12 @@ def analyze_video(
     progress: Progress | None = None,
     overwrite: bool = False,
     max_side: int = MAX_SIDE,
+    max_persons: int = MAX_PERSONS,
     source: str = "epam analyze",
 ) -> Path:
     """Run ``checkpoint`` on ``video`` and write the label-free evaluation run ``out_dir`` (atomically).
 
+    Up to ``max_persons`` people per frame are found; the crop covers all of them.
     ``progress(fraction, message)`` is called during pose extraction (per frame) and at each later step.
     Raises ``DataError`` (bad video, nobody in it), ``CheckpointError`` or ``RunError`` (``out_dir`` exists).
     """
@@ -67,7 +69,10 @@ def analyze_video(
     class_names = resolve_class_names(config.num_classes, (str(checkpoint), loaded.class_names))
 
     poses = extract_video_poses(
-        [video], max_side=max_side, progress=lambda f, msg: report(POSE_SHARE * f, msg)
+        [video],
+        max_side=max_side,
+        progress=lambda f, msg: report(POSE_SHARE * f, msg),
+        max_persons=max_persons,
     )[0]
     annotation = to_annotation(poses)
     if find_video_or_none(video.parent, video.stem) != video.resolve():
@@ -116,9 +121,12 @@ def analyze_video(
         analyze={
             "video": video.name,
             "frames": int(annotation["total_frames"]),
-            "frames_with_person": int(poses.detected.sum()),
+            "frames_with_person": int(poses.detected.any(axis=1).sum()),
+            "persons": int(annotation["keypoint"].shape[0]),
+            "max_persons": max_persons,
             "fps": poses.fps,
-            "pose_estimator": "MediaPipe Pose 0.10.21 (model_complexity=1), BlazePose-33 -> COCO-17",
+            "pose_estimator": "MediaPipe BlazePose 0.10.21 (detector + model_complexity=1 landmarks per person), "
+            "BlazePose-33 -> COCO-17",
         },
     )
     manifest["dataset"]["name"] = video.stem

@@ -14,8 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "analyze",
         help="run a checkpoint on a video of your own (poses extracted with MediaPipe) into an evaluation run",
         description=(
-            "Extracts the 2D poses of VIDEO (MediaPipe, one person; run `make poses` once), crops around the "
-            "person, runs the model with the input settings stored in the checkpoint, and writes an "
+            "Extracts the 2D poses of VIDEO (MediaPipe, up to --max-persons people; run `make poses` once), "
+            "crops around all of them, runs the model with the input settings stored in the checkpoint, and writes an "
             "evaluation run without a label (label -1): the three streams' scores, the attention maps, and "
             "the poses as RUN_DIR/poses.pkl. Open it with `epam dashboard --runs RUN_DIR`."
         ),
@@ -29,13 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="downscale frames for pose extraction (640)",
     )
+    p.add_argument(
+        "--max-persons",
+        type=arguments.positive_int,
+        default=None,
+        help="people found per frame, at most (2, as in pyskl's NTU)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from epam_core.analyze import analyze_video
-    from epam_core.poses.extract import MAX_SIDE
+    from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE
     from epam_core.runs import read_run
 
     out = analyze_video(
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         overwrite=args.overwrite,
         max_side=args.max_side or MAX_SIDE,
+        max_persons=MAX_PERSONS if args.max_persons is None else args.max_persons,
         source=shlex.join(["epam", *sys.argv[1:]]),
     )
     result = read_run(out)

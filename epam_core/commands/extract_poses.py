@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Runs MediaPipe Pose (model_complexity=1, weights inside the package, no download) on every frame "
             "and writes the pyskl/PoseC3D format: keypoints in pixels, per-keypoint scores (0 in frames "
-            "without a person), one tracked person per video, sample id = video file name without extension. "
+            "without a person), up to --max-persons people per frame whose identities are kept across frames "
+            "(keypoint (M, T, 17, 2), the best-seen person first), sample id = video file name without extension. "
             "MediaPipe lives in its own environment: run `make poses` once."
         ),
     )
@@ -39,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=arguments.int_in(16, 8192),
         default=None,
         help="downscale frames to this longer side (640)",
+    )
+    p.add_argument(
+        "--max-persons",
+        type=arguments.positive_int,
+        default=None,
+        help="people found per frame, at most (2, as in pyskl's NTU)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing annotation file --out")
     p.set_defaults(func=run)
@@ -89,7 +96,7 @@ def resolve_labels(
 
 def run(args: argparse.Namespace) -> int:
     from epam_core.data.class_names import class_names_from_arg
-    from epam_core.poses.extract import MAX_SIDE, extract_poses
+    from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE, extract_poses
 
     class_names = class_names_from_arg(args.class_names)
     labels = resolve_labels(args.videos, args.labels, args.label_file, class_names)
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         class_names=class_names,
         max_side=args.max_side or MAX_SIDE,
         overwrite=args.overwrite,
+        max_persons=MAX_PERSONS if args.max_persons is None else args.max_persons,
     )
     print(out)
     return 0

@@ -3,7 +3,8 @@
 MediaPipe needs protobuf < 5, which the main environment cannot have (streamlit needs newer), so MediaPipe
 lives in its own environment, ``.venv-poses`` (``make poses``). This module runs
 ``mediapipe_worker.py`` there as a subprocess, reads its progress, and turns the 33 BlazePose landmarks
-it saves into COCO-17 keypoints (``landmarks.py``). Limit: MediaPipe Pose tracks one person per video.
+it saves into COCO-17 keypoints (``landmarks.py``): up to ``max_persons`` people per frame (the worker's
+docstring says how they are found), whose identities across frames ``tracking.py`` settles.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from epam_core.data.pyskl import OUT_OF_IMAGE_TOLERANCE, UNKNOWN_LABEL, safe_loa
 from epam_core.errors import DataError, EpamError, OutputError
 from epam_core.outputs import check_writable
 from epam_core.poses.landmarks import blazepose_to_coco17
+from epam_core.poses.tracking import track_identities
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,20 @@ POSES_PYTHON_ENV = "EPAM_POSES_PYTHON"  # overrides where the MediaPipe interpre
 # The landmark model sees a 256x256 crop of the person, so frames are shrunk to this longer side before
 # inference: on the NTU clip (1920x1080) agreement with the Kinect joints is the same as at full size.
 MAX_SIDE = 640
+MAX_PERSONS = 2  # as pyskl's NTU files: the two-person classes need both skeletons
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], message), e.g. a Streamlit progress bar
 
 
 @dataclass(frozen=True)
 class VideoPoses:
-    """MediaPipe's output for one video."""
+    """MediaPipe's output for one video: K = max_persons track slots per frame (not yet identities)."""
 
     path: Path
-    landmarks: np.ndarray  # (T, 33, 3) float32: x, y in original-frame pixels, visibility; 0 without a person
-    detected: np.ndarray  # (T,) bool
+    landmarks: (
+        np.ndarray
+    )  # (T, K, 33, 3) float32: x, y in original-frame pixels, visibility; 0 in empty slots
+    detected: np.ndarray  # (T, K) bool: a person in this slot
     height: int
     width: int
     fps: float
@@ -71,7 +76,11 @@ def pose_python() -> Path:
 
 
 def run_worker(
-    videos: Sequence[Path], out_dir: Path, max_side: int, on_frame: Callable[[int, int], None]
+    videos: Sequence[Path],
+    out_dir: Path,
+    max_side: int,
+    on_frame: Callable[[int, int], None],
+    max_persons: int = MAX_PERSONS,
 ) -> list[Path]:
     """Run the MediaPipe worker on ``videos``; ``on_frame(frames_done, frames_total)`` after each frame.
 
@@ -79,6 +88,7 @@ def run_worker(
     """
     python = pose_python()
     cmd = [str(python), str(WORKER), "--out-dir", str(out_dir), "--max-side", str(max_side)]
+    cmd += ["--max-persons", str(max_persons)]
     cmd += [str(v) for v in videos]
     env = {**os.environ, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
     files: list[Path] = []
@@ -114,9 +124,15 @@ def run_worker(
 
 
 def extract_video_poses(
-    videos: Sequence[str | Path], max_side: int = MAX_SIDE, progress: Progress | None = None
+    videos: Sequence[str | Path],
+    max_side: int = MAX_SIDE,
+    progress: Progress | None = None,
+    max_persons: int = MAX_PERSONS,
 ) -> list[VideoPoses]:
-    """MediaPipe Pose on every frame of each video, with a tqdm bar (and ``progress`` when given)."""
+    """MediaPipe Pose on every frame of each video (up to ``max_persons`` people per frame), with a tqdm bar
+    (and ``progress`` when given)."""
+    if not isinstance(max_persons, int) or max_persons < 1:
+        raise EpamError(None, f"--max-persons must be a whole number of at least 1, got {max_persons!r}")
     videos = [Path(v) for v in videos]
     for video in videos:
         if not video.is_file():
@@ -131,7 +147,7 @@ def extract_video_poses(
             if progress is not None:
                 progress(done / total, f"pose extraction: frame {done} of {total}")
 
-        files = run_worker(videos, Path(tmp), max_side, on_frame)
+        files = run_worker(videos, Path(tmp), max_side, on_frame, max_persons)
         poses = []
         for video, file in zip(videos, files, strict=True):
             with np.load(file) as npz:
@@ -151,22 +167,27 @@ def extract_video_poses(
 def to_annotation(
     poses: VideoPoses, label: int = UNKNOWN_LABEL, frame_dir: str | None = None
 ) -> dict[str, Any]:
-    """A pyskl sample (one person) from MediaPipe's landmarks; ``DataError`` when nobody was found.
+    """A pyskl sample from MediaPipe's landmarks; ``DataError`` when nobody was found.
 
     Keypoints that MediaPipe places far outside the image (it extrapolates joints of a cut-off body) get
-    score 0, as do all keypoints of frames without a person.
+    score 0, as do all keypoints of a person in frames where they were not found. The people of each frame
+    become persons with identities (``tracking.track_identities``), highest total score first, at most K
+    (the worker's slots): keypoint (M, T, 17, 2) with M <= K.
     """
-    num_frames = len(poses.detected)
+    num_frames, max_persons = poses.detected.shape
     if not poses.detected.any():
         raise DataError(poses.path, f"no person found in any of its {num_frames} frames")
-    keypoint, score = blazepose_to_coco17(poses.landmarks)  # (T, 17, 2), (T, 17)
+    keypoint, score = blazepose_to_coco17(poses.landmarks)  # (T, K, 17, 2), (T, K, 17)
     size = np.array([poses.width, poses.height], dtype=np.float32)
     outside = (
         (keypoint < -OUT_OF_IMAGE_TOLERANCE * size) | (keypoint > (1 + OUT_OF_IMAGE_TOLERANCE) * size)
     ).any(-1)
-    score[outside | ~poses.detected[:, None]] = 0
+    score[outside | ~poses.detected[..., None]] = 0
     keypoint[score == 0] = 0
-    log.info("%s: a person in %d of %d frames", poses.path.name, int(poses.detected.sum()), num_frames)
+    keypoint, score = track_identities(keypoint, score)  # (N, T, 17, 2), (N, T, 17), best first
+    keypoint, score = keypoint[:max_persons], score[:max_persons]  # (M, T, 17, 2), (M, T, 17)
+    frames = ", ".join(str(int((s > 0).any(-1).sum())) for s in score)
+    log.info("%s: %d person(s), found in %s of %d frames", poses.path.name, len(score), frames, num_frames)
     return {
         "frame_dir": frame_dir or poses.path.stem,
         "filename": poses.path.name,
@@ -174,8 +195,8 @@ def to_annotation(
         "img_shape": (poses.height, poses.width),
         "original_shape": (poses.height, poses.width),
         "total_frames": num_frames,
-        "keypoint": keypoint[None],  # (1, T, 17, 2)
-        "keypoint_score": score[None],  # (1, T, 17)
+        "keypoint": keypoint,  # (M, T, 17, 2)
+        "keypoint_score": score,  # (M, T, 17)
         "fps": poses.fps,
     }
 
@@ -208,10 +229,12 @@ def extract_poses(
     max_side: int = MAX_SIDE,
     progress: Progress | None = None,
     overwrite: bool = False,
+    max_persons: int = MAX_PERSONS,
 ) -> Path:
     """Extract the poses of ``videos`` into the pyskl file ``out`` (written atomically; split "all").
 
-    ``labels``: one class index per video (-1 = unknown, the default); ``class_names`` is stored in the file.
+    ``labels``: one class index per video (-1 = unknown, the default); ``class_names`` is stored in the file;
+    ``max_persons``: people per frame (pyskl layout: keypoint (M, T, 17, 2), M <= max_persons).
     An existing ``out`` is replaced only with ``overwrite``, and only when it is a pyskl annotation file.
     """
     out = Path(out)
@@ -224,6 +247,6 @@ def extract_poses(
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise DataError(out, f"two videos have the name {dup!r}; sample ids (file names) must be unique")
-    poses = extract_video_poses(videos, max_side=max_side, progress=progress)
+    poses = extract_video_poses(videos, max_side=max_side, progress=progress, max_persons=max_persons)
     annotations = [to_annotation(p, label) for p, label in zip(poses, labels, strict=True)]
     return save_annotations(out, annotations, {"all": names}, class_names=class_names)
