@@ -36,6 +36,14 @@ def test_draw_skeleton():
     assert not frame.any()  # input untouched
 
 
+def test_draw_skeleton_draws_every_person_in_its_colour():
+    frame = np.zeros((288, 288, 3), np.uint8)  # limbs 3 px thick: their middle has the exact colour
+    kp = np.array([[[40, 20], [40, 250]], [[200, 20], [200, 250]]], np.float32)  # (M=2, V=2, 2): two limbs
+    drawn = overlay.draw_skeleton(frame, kp, np.ones((2, 2)), limbs=((0, 1),))
+    assert tuple(drawn[130, 40]) == overlay.SKELETON_COLOURS[0]
+    assert tuple(drawn[130, 200]) == overlay.SKELETON_COLOURS[1]
+
+
 def test_frame_strip_bar_heights():
     frames = np.zeros((3, 10, 10, 3), np.uint8)
     strip = overlay.frame_strip(frames, np.array([0.0, 0.5, 1.0]), bar_height=20, gap=2)

@@ -64,6 +64,7 @@ def test_run_is_label_free_and_complete(
     assert 0 <= spatial.min() and spatial.max() <= 1 and 0 <= temporal.min() and temporal.max() <= 1
     manifest = run.manifest
     assert manifest["analyze"]["frames"] == 164 and manifest["analyze"]["frames_with_person"] > 150
+    assert manifest["analyze"]["persons"] == 1 and manifest["analyze"]["max_persons"] == 2  # one face
     assert manifest["dataset"]["annotation"] == POSES_FILE and manifest["dataset"]["name"] == Path(CLIP).stem
     assert manifest["model"]["checkpoint_sha256"] == sha256(checkpoint)
     videos = run.resolve(manifest["dataset"]["videos"])

@@ -103,6 +103,25 @@ def test_analysis_of_a_local_video_becomes_the_selected_run(runs, monkeypatch):
     assert calls[-1][2] == runs / "analyze_S001_2" and at.session_state["_run_name"] == "analyze_S001_2"
 
 
+def test_people_per_frame_reaches_the_analysis(runs, monkeypatch):
+    calls, options = [], []
+    stand_in = fake_analyze(calls)
+
+    def analyze_video(*args, **kwargs):
+        options.append(kwargs.get("max_persons"))
+        return stand_in(*args, **kwargs)
+
+    monkeypatch.setattr(epam_core.analyze, "analyze_video", analyze_video)
+    at = analyze_page()
+    assert at.number_input(key="analyze_max_persons").value == 2  # pyskl's NTU default
+    at.radio(key="analyze_source").set_value("Path on this machine").run()
+    at.text_input(key="analyze_path").set_value(str(runs / "data" / "videos" / "S001.webm")).run()
+    at.number_input(key="analyze_max_persons").set_value(3).run()
+    at.button(key="analyze_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert options == [3] and len(calls) == 1
+
+
 def test_uploaded_video_is_kept_under_the_runs_directory(runs, monkeypatch):
     calls = []
     monkeypatch.setattr(epam_core.analyze, "analyze_video", fake_analyze(calls))

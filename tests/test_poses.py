@@ -17,6 +17,7 @@ import pytest
 from epam_core.cli import main
 from epam_core.commands.extract_poses import resolve_labels
 from epam_core.data.class_names import COCO_KEYPOINTS
+from epam_core.data.crop import person_box
 from epam_core.data.ntu_skeleton import kinect_to_coco, read_skeleton
 from epam_core.data.pyskl import load_annotations
 from epam_core.data.synth.crossing import render_crossing_clip
@@ -209,6 +210,10 @@ def test_two_people_who_cross_keep_their_identities(seed: int, tmp_path: Path, p
         assert frames.min() < 25 and frames.max() > 35, (seed, m, frames)  # on both sides of the crossing
     assert sorted(people) == [0, 1]  # the adult and the child, one each
     assert score[0].sum() >= score[1].sum()  # the best-seen person first
+    x0, y0, x1, y1 = person_box(kp, score, (360, 640))  # the model's crop: around both people
+    xy = kp[score > 0]
+    assert x0 <= xy[:, 0].min() and xy[:, 0].max() <= x1 and y0 <= xy[:, 1].min() and xy[:, 1].max() <= y1
+    assert x1 - x0 > 0.8 * (clip.keypoint[..., 0].max() - clip.keypoint[..., 0].min())  # both walks, not one
 
 
 @pytest.mark.shared_data

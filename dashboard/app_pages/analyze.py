@@ -26,9 +26,10 @@ def default_checkpoint() -> str:
 st.title("Analyze a video")
 root = state.runs_root()
 st.caption(
-    "Extracts the poses of one person (MediaPipe, run `make poses` once), crops around them, runs the model and "
-    f"writes an evaluation run without a label into `{root}`, like `epam analyze VIDEO --checkpoint CKPT "
-    "--out RUN_DIR`. Pose extraction takes a few seconds per hundred frames; stay on this page until it ends."
+    "Extracts the poses of up to the given number of people per frame (MediaPipe, run `make poses` once), "
+    "keeps who is who across frames, crops around all of them, runs the model and writes an evaluation run "
+    f"without a label into `{root}`, like `epam analyze VIDEO --checkpoint CKPT --out RUN_DIR --max-persons N`. "
+    "Pose extraction takes a few seconds per hundred frames; stay on this page until it ends."
 )
 source = st.radio("Video", [UPLOAD, LOCAL], horizontal=True, key="analyze_source")
 if source == UPLOAD:
@@ -47,6 +48,15 @@ if note := typed_paths.dashboard_note(root, st.get_option("server.address")):
 checkpoint = st.text_input(
     "Checkpoint", value=default_checkpoint(), key="analyze_checkpoint", help="An EPAM-Net checkpoint (.pt)"
 ).strip()
+max_persons = st.number_input(
+    "People per frame, at most",
+    min_value=1,
+    max_value=4,
+    value=analyze.MAX_PERSONS,
+    step=1,
+    key="analyze_max_persons",
+    help="2 as in pyskl's NTU files: the two-person classes (hugging, handshaking, ...) need both skeletons",
+)
 
 if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload or typed) or not checkpoint):
     st.session_state.pop("analyze_done", None)
@@ -65,7 +75,14 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
         out = analyze.analysis_run_dir(root, video)
         offered = (default_checkpoint(), DEMO_CHECKPOINT)  # the page's own suggestions may always be used
         ckpt = typed_paths.check_dashboard_path(checkpoint, root, st.get_option("server.address"), offered)
-        analyze.analyze_video(video, ckpt, out, progress=report, source="epam dashboard (Analyze a video)")
+        analyze.analyze_video(
+            video,
+            ckpt,
+            out,
+            progress=report,
+            max_persons=int(max_persons),
+            source="epam dashboard (Analyze a video)",
+        )
         run = state.load_run(out)
         sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
         found = analyze.find_video_or_none(video.parent, sample_id)

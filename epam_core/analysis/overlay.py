@@ -15,7 +15,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 CMAP = "viridis"
-SKELETON_COLOUR = (255, 255, 255)
+# Limb colour of person 0, 1, ...: white, then Okabe-Ito sky blue, bluish green and reddish purple.
+SKELETON_COLOURS = ((255, 255, 255), (86, 180, 233), (0, 158, 115), (204, 121, 167))
 JOINT_COLOUR = (230, 159, 0)  # Okabe-Ito orange
 
 
@@ -63,16 +64,17 @@ def draw_skeleton(
     scores: np.ndarray,
     limbs: tuple[tuple[int, int], ...],
     min_score: float = 0.05,
-    colour: tuple[int, int, int] = SKELETON_COLOUR,
+    colours: tuple[tuple[int, int, int], ...] = SKELETON_COLOURS,
 ) -> np.ndarray:
-    """A copy of ``frame`` (S, S, 3) with the limbs and joints of each person drawn.
+    """A copy of ``frame`` (S, S, 3) with the limbs and joints of every person drawn, person m's limbs in
+    ``colours[m]`` (cycling), so that two people can be told apart.
 
     ``keypoints`` (M, V, 2) in frame pixels and ``scores`` (M, V); joints below ``min_score`` are skipped.
     """
     out = np.ascontiguousarray(frame.copy())
     thickness = max(1, frame.shape[0] // 96)
-    for kp, sc in zip(np.asarray(keypoints), np.asarray(scores), strict=True):
-        pts = np.round(kp).astype(np.int32)
+    for m, (kp, sc) in enumerate(zip(np.asarray(keypoints), np.asarray(scores), strict=True)):
+        pts, colour = np.round(kp).astype(np.int32), colours[m % len(colours)]
         for a, b in limbs:
             if sc[a] >= min_score and sc[b] >= min_score:
                 cv2.line(
