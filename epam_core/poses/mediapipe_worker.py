@@ -29,7 +29,7 @@ smoothing filter ``PoseLandmarkFiltering`` and ``PoseLandmarksToRoi`` for the ne
 the nodes of ``pose_landmark_cpu.binarypb``. So one person alone gets the very landmarks of
 ``solutions.pose``. Per frame: every track runs on the region its last landmarks give; a track whose person
 is gone (the model's presence score < 0.5) ends; two tracks that landed on the same person (keypoint boxes
-overlapping by more than ``DUPLICATE_IOU``) become one, the one that moved less from its last box staying;
+overlapping by more than ``DUPLICATE_IOU``, or their visible landmarks in the same places) become one, the one that moved less from its last box staying;
 while fewer than K tracks run, the detector looks for people whose hips lie outside every tracked person's
 box, and each one gets a new track.
 """
@@ -44,6 +44,9 @@ from pathlib import Path
 NUM_LANDMARKS = 33
 ERROR_STATUS = 3
 DUPLICATE_IOU = 0.5  # two tracks whose landmark boxes overlap this much follow the same person
+# ... as do two whose landmarks visible in both (visibility > VISIBLE, at least MIN_SHARED of them) lie this
+# close, as a fraction of the smaller box's diagonal: a face close-up, whose body MediaPipe extrapolates
+VISIBLE, MIN_SHARED, DUPLICATE_DISTANCE = 0.5, 5, 0.1
 HIPS = [23, 24]  # BlazePose left and right hip
 SIDE_PACKETS = {"model_complexity": 1, "smooth_landmarks": True, "enable_segmentation": False}
 
@@ -174,11 +177,25 @@ class Track:
         self.box = (*xy.min(axis=0), *xy.max(axis=0))
         return True
 
+    def same_person(self, other: Track) -> bool:
+        """Whether two tracks follow the same person: boxes overlapping by more than ``DUPLICATE_IOU``, or
+        the landmarks both see (at least ``MIN_SHARED``) closer than ``DUPLICATE_DISTANCE`` of a box."""
+        import numpy as np
+
+        if box_iou(self.box, other.box) > DUPLICATE_IOU:
+            return True
+        shared = (self.marks[:, 2] > VISIBLE) & (other.marks[:, 2] > VISIBLE)  # (33,)
+        if shared.sum() < MIN_SHARED:
+            return False
+        distance = np.linalg.norm(self.marks[shared, :2] - other.marks[shared, :2], axis=1)
+        diagonal = min(np.hypot(b[2] - b[0], b[3] - b[1]) for b in (self.box, other.box))
+        return float(np.median(distance)) < DUPLICATE_DISTANCE * diagonal
+
     def is_new_person(self, tracks: list[Track]) -> bool:
         """Whether this track's first landmarks are someone else than ``tracks``: hips outside their boxes
-        and no box overlapping one of theirs by more than ``DUPLICATE_IOU``."""
+        and not the same person (``same_person``)."""
         hips = self.marks[HIPS, :2].mean(axis=0)
-        return all(box_iou(self.box, t.box) <= DUPLICATE_IOU and not inside(hips, t.box) for t in tracks)
+        return all(not self.same_person(t) and not inside(hips, t.box) for t in tracks)
 
     def close(self) -> None:
         self.graph.close()
@@ -189,7 +206,7 @@ def drop_duplicates(tracks: list[Track]) -> list[Track]:
     keep = list(tracks)
     for a in tracks:
         for b in tracks:
-            if a is b or a not in keep or b not in keep or box_iou(a.box, b.box) <= DUPLICATE_IOU:
+            if a is b or a not in keep or b not in keep or not a.same_person(b):
                 continue
             stay = [0.0 if t.last_box is None else box_iou(t.box, t.last_box) for t in (a, b)]
             gone = b if stay[0] >= stay[1] else a
