@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "extract-poses",
         help="extract 2D poses (COCO-17) from videos with MediaPipe into a pyskl annotation file",
         description=(
-            "Runs MediaPipe Pose (model_complexity=1, weights inside the package, no download) on every frame "
+            "Runs MediaPipe BlazePose (person detector and model_complexity=1 landmarks, weights inside the "
+            "package, no download) on every frame "
             "and writes the pyskl/PoseC3D format: keypoints in pixels, per-keypoint scores (0 in frames "
             "without a person), up to --max-persons people per frame whose identities are kept across frames "
             "(keypoint (M, T, 17, 2), the best-seen person first), sample id = video file name without extension. "
