@@ -27,7 +27,7 @@ person it finds, each as a region (``PoseDetectionToRoi``); each track has its o
 (``PoseLandmarkByRoiCpu`` with ``model_complexity=1``, ``pose_landmark_full.tflite``, then the landmark
 smoothing filter ``PoseLandmarkFiltering`` and ``PoseLandmarksToRoi`` for the next frame's region), exactly
 the nodes of ``pose_landmark_cpu.binarypb``. So one person alone gets the very landmarks of
-``solutions.pose``. Per frame: every track runs on the region its last landmarks give; a track whose person
+``solutions.pose`` (until lost: then this worker looks again in the same frame, solutions.pose in the next). Per frame: every track runs on the region its last landmarks give; a track whose person
 is gone (the model's presence score < 0.5) ends; two tracks that landed on the same person (keypoint boxes
 overlapping by more than ``DUPLICATE_IOU``, or their visible landmarks in the same places) become one, the one that moved less from its last box staying;
 while fewer than K tracks run, the detector looks for people whose hips lie outside every tracked person's
