@@ -122,9 +122,13 @@ def test_to_annotation_gives_each_person_one_identity_best_first() -> None:
 def test_max_persons_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     video = tmp_path / "clip.avi"
     video.write_bytes(b"not read")
-    assert main(["extract-poses", str(video), "--out", str(tmp_path / "out.pkl"), "--max-persons", "0"]) == 2
-    assert "--max-persons must be a whole number of at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["extract-poses", str(video), "--out", str(tmp_path / "out.pkl"), "--max-persons", "0"])
+    assert exit_.value.code == 2
+    assert "argument --max-persons: must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "out.pkl").exists()
+    with pytest.raises(EpamError, match="--max-persons must be a whole number of at least 1, got 0"):
+        extract_video_poses([video], max_persons=0)  # the library checks it too
 
 
 def test_resolve_labels(tmp_path: Path) -> None:
