@@ -252,7 +252,7 @@ class PeakRss(threading.Thread):
         self._halt = threading.Event()
 
     @staticmethod
-    def _group_rss(pgid: int) -> list[int]:
+    def group_rss(pgid: int) -> list[int]:
         sizes = []
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -269,7 +269,7 @@ class PeakRss(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.wait(0.1):
-            sizes = self._group_rss(self.pgid)
+            sizes = self.group_rss(self.pgid)
             if sizes:
                 self.largest, self.total = max(self.largest, max(sizes)), max(self.total, sum(sizes))
 
@@ -313,8 +313,7 @@ def dashboard_server(
             except OSError:
                 time.sleep(0.1)
         yield url, time.perf_counter() - tic, rss
-    finally:
-        rss.stop()
+    finally:  # the whole process group (epam, streamlit and anything they started), whatever happened
         for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
@@ -323,6 +322,12 @@ def dashboard_server(
                 break
             except subprocess.TimeoutExpired:
                 continue
+        deadline = time.monotonic() + 5
+        while PeakRss.group_rss(proc.pid) and time.monotonic() < deadline:  # streamlit outliving epam
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        rss.stop()
 
 
 # --- the browser -----------------------------------------------------------------------------------------
@@ -529,7 +534,7 @@ def browser_session(
                 )
                 if first is not None:
                     res.add("cold start: launch → Overview rendered", None, time.perf_counter() - launched)
-                res.notes += [f"Overview: {e}" for e in b.errors()]
+                res.notes += [f"seen on Overview: {e}" for e in b.errors()]
 
                 def slider_steps() -> float:
                     box = b.widget("stSlider", "α").get_by_role("slider")
@@ -550,11 +555,16 @@ def browser_session(
                             continue  # opened cold above
                         res.measure(f"open {pg['title']} ({visit})", GOAL_PAGE, lambda pg=pg: b.nav(pg))
                         if visit == "first visit":
-                            res.notes += [f"{pg['title']}: {e}" for e in b.errors()]
+                            res.notes += [f"seen on {pg['title']}: {e}" for e in b.errors()]
 
                 confusion = next((p for p in pages if p["url_path"] == "confusion"), None)
+                try:
+                    if confusion is not None:
+                        b.go(confusion, run)
+                except Exception as err:  # neither its link nor its URL: the Confusion rows stay empty
+                    res.notes.append(f"Confusion page not reached: {type(err).__name__}: {err}")
+                    confusion = None
                 if confusion is not None:
-                    b.go(confusion, run)
                     confusion_controls(b, res, args.filter_text)
                     clicked = res.measure("Confusion: click a cell → its samples listed", GOAL_INTERACTION_BROWSER,
                                           lambda: click_worst_cell(b))  # fmt: skip
@@ -624,6 +634,14 @@ def browser_session(
 
 
 # --- in-process: the page scripts through AppTest --------------------------------------------------------
+
+
+def choose_option(widget, option: int | str) -> None:
+    """Select an AppTest selectbox's option by position or shown text, as the browser does (it sends the
+    option's text). ``select_index`` would pass the text as the value, which breaks with a format_func."""
+    index = option if isinstance(option, int) else list(widget.options).index(option)
+    cls = type(widget)
+    widget.__class__ = type(f"Chosen{cls.__name__}", (cls,), {"index": property(lambda self: index)})
 
 
 def server_session(args: argparse.Namespace, runs: Path, run: str, compare: str | None, res: Results) -> None:
@@ -696,8 +714,8 @@ def server_session(args: argparse.Namespace, runs: Path, run: str, compare: str 
                 before = int(w.index)
                 other = (before + 1) % len(options)
                 if kind == "selectbox":
-                    res.add(what, GOAL_INTERACTION_SERVER, run_timed(lambda: w.select_index(other)))
-                    return run_timed(lambda: find(kind, label).select_index(before))
+                    res.add(what, GOAL_INTERACTION_SERVER, run_timed(lambda: choose_option(w, other)))
+                    return run_timed(lambda: choose_option(find(kind, label), before))
                 res.add(what, GOAL_INTERACTION_SERVER, run_timed(lambda: w.set_value(options[other])))
                 return run_timed(lambda: find(kind, label).set_value(options[before]))
 
@@ -757,9 +775,9 @@ def server_session(args: argparse.Namespace, runs: Path, run: str, compare: str 
             res.add(
                 what,
                 GOAL_INTERACTION_SERVER,
-                run_timed(lambda: find("selectbox", "Compare with").select(compare)),
+                run_timed(lambda: choose_option(find("selectbox", "Compare with"), compare)),
             )
-            return run_timed(lambda: find("selectbox", "Compare with").select("(none)"))
+            return run_timed(lambda: choose_option(find("selectbox", "Compare with"), "(none)"))
 
         res.measure(what, GOAL_INTERACTION_SERVER, switch_compare)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
@@ -829,10 +847,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for rep in range(args.repeat):
         print(f"pass {rep + 1}/{args.repeat} ...", flush=True)
-        if args.server_only:
-            server_session(args, runs, run, compare, res)
-        else:
-            browser_session(args, runs, run, compare, res, rep)
+        try:
+            if args.server_only:
+                server_session(args, runs, run, compare, res)
+            else:
+                browser_session(args, runs, run, compare, res, rep)
+        except Exception as err:  # e.g. the server did not start: report what was measured until then
+            res.notes.append(f"pass {rep + 1} stopped: {type(err).__name__}: {str(err)[:300]}")
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     )
@@ -853,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
     if notes:
-        text += "".join(f"\nseen on the page: {n}" for n in notes) + "\n"
+        text += "".join(f"\nnote: {n}" for n in notes) + "\n"
     print("\n" + text)
     if args.out:
         args.out.write_text(text)
@@ -861,4 +882,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; the dashboard server was stopped")
