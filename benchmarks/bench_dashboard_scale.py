@@ -96,19 +96,30 @@ RERUN_DONE = """
   return performance.now();
 }
 """
-# The confusion matrix (the plotly chart of square markers): its most confused off-diagonal cell: (point index, true name, predicted name).
+# The confusion matrix (the plotly chart whose first trace is square markers, SVG or WebGL): its most
+# confused off-diagonal cell, where it is on the chart (pixels from the chart's corner), and its classes
+# (ids from customdata (true id, predicted id, ...) when there is one, else the names on the axes).
 WORST_CELL = """
 () => {
-  const square = (gd) => gd._fullData && gd._fullData.length && gd._fullData[0].x && gd._fullData[0].y
-    && gd._fullData[0].marker && gd._fullData[0].marker.color && gd._fullData[0].marker.symbol === 'square';
-  const gd = [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')].find(square);
-  if (!gd) return null;
-  const d = gd._fullData[0], colour = d.marker.color;
+  const charts = [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')];
+  const chart = charts.findIndex((gd) => {
+    const d = gd._fullData && gd._fullData[0];
+    return d && d.x && d.y && d.marker && d.marker.color && d.marker.symbol === 'square';
+  });
+  if (chart < 0) return null;
+  const gd = charts[chart], d = gd._fullData[0], colour = d.marker.color, cd = d.customdata;
+  const ids = (i) => !cd ? null : (typeof cd[0] === 'number' ? [cd[3 * i], cd[3 * i + 1]] : [cd[i][0], cd[i][1]]);
   let best = -1, value = -Infinity;
   for (let i = 0; i < d.x.length; i++) {
-    if (d.x[i] !== d.y[i] && colour[i] > value) { value = colour[i]; best = i; }
+    const id = ids(i), off = id ? Number(id[0]) !== Number(id[1]) : d.x[i] !== d.y[i];
+    if (off && colour[i] > value) { value = colour[i]; best = i; }
   }
-  return best < 0 ? null : [best, String(d.y[best]), String(d.x[best])];
+  if (best < 0) return null;
+  const at = (ax, v) => ax._offset + (ax.d2p ? ax.d2p(v) : ax.l2p(ax.d2l(v)));
+  const id = ids(best);
+  return {chart, x: at(gd._fullLayout.xaxis, d.x[best]), y: at(gd._fullLayout.yaxis, d.y[best]),
+          true_id: id ? Number(id[0]) : null, pred_id: id ? Number(id[1]) : null,
+          true_name: String(d.y[best]), pred_name: String(d.x[best])};
 }
 """
 
@@ -384,9 +395,11 @@ class Browser:
 
     def widget(self, test_id: str, label: str):
         """The first widget of ``test_id`` labelled ``label`` (or ``label (...)``); NotMeasured if none."""
-        labels = self.page.get_by_test_id("stWidgetLabel").filter(
-            has_text=re.compile(rf"^\s*{re.escape(label)}(\s*\(.*\))?\s*$")
-        )
+        return self.widget_matching(test_id, rf"^\s*{re.escape(label)}(\s*\(.*\))?\s*$")
+
+    def widget_matching(self, test_id: str, pattern: str):
+        """The first widget of ``test_id`` whose label matches the regular expression ``pattern``."""
+        labels = self.page.get_by_test_id("stWidgetLabel").filter(has_text=re.compile(pattern))
         found = self.page.get_by_test_id(test_id).filter(has=labels)
         if found.count() == 0:
             raise NotMeasured("control not found")
@@ -494,19 +507,19 @@ def confusion_controls(b: Browser, res: Results, filter_text: str) -> None:
     res.measure(what, GOAL_INTERACTION_BROWSER, numbers)
 
 
-def click_worst_cell(b: Browser) -> float:
+def click_worst_cell(b: Browser, class_names: list[str]) -> float:
     """Click the most confused off-diagonal cell until the listing of its samples is shown."""
     cell = b.page.evaluate(WORST_CELL)
     if cell is None:
-        raise NotMeasured("control not found: no plotly scatter matrix")
-    index, true_name, pred_name = cell
-    points = b.page.locator("[data-testid=stMain] .js-plotly-plot").first.locator(
-        ".scatterlayer .points path"
-    )
-    if points.count() <= index:
-        raise NotMeasured("control not found: matrix cells are not SVG points")
+        raise NotMeasured("control not found: no confusion matrix of square markers")
+    if cell["true_id"] is not None:
+        true_name, pred_name = class_names[cell["true_id"]], class_names[cell["pred_id"]]
+    else:
+        true_name, pred_name = cell["true_name"], cell["pred_name"]
+    chart = b.page.locator("[data-testid=stMain] .js-plotly-plot").nth(cell["chart"])
     return b.timed(
-        lambda: points.nth(index).click(force=True), text=f"of {true_name} predicted as {pred_name}"
+        lambda: chart.click(position={"x": cell["x"], "y": cell["y"]}, force=True),
+        text=f"of {true_name} predicted as {pred_name}",
     )
 
 
@@ -518,6 +531,7 @@ def browser_session(
 
     pages = app_pages()
     default = next((p for p in pages if p["default"]), pages[0])
+    class_names = json.loads((runs / run / run_format.MANIFEST).read_text())["class_names"]
     log = args.work / f"streamlit-{rep}.log"
     launched = time.perf_counter()
     with dashboard_server(runs, args.port or free_port(), log, args.timeout) as (url, healthy, rss):
@@ -567,7 +581,7 @@ def browser_session(
                 if confusion is not None:
                     confusion_controls(b, res, args.filter_text)
                     clicked = res.measure("Confusion: click a cell → its samples listed", GOAL_INTERACTION_BROWSER,
-                                          lambda: click_worst_cell(b))  # fmt: skip
+                                          lambda: click_worst_cell(b, class_names))  # fmt: skip
 
                     def open_sample() -> float:
                         if clicked is None:
@@ -589,12 +603,19 @@ def browser_session(
                     def pick_sample() -> float:
                         if not b.page.url.rstrip("/").split("?")[0].endswith("/sample"):
                             b.go(sample, run)
+                        try:  # a box to type any id into (runs of any size), else the selectbox
+                            box = b.widget_matching("stTextInput", r"sample id").locator("input")
+                        except NotMeasured:
+                            box = None
+                        if box is not None:
+                            box.fill(args.sample_id)
+                            return b.timed(lambda: box.press("Enter"))
                         return b.pick(
                             b.widget("stSelectbox", "Sample"), option=args.sample_id, typed=args.sample_id
                         )[0]
 
                     res.measure(
-                        f"Sample: pick {args.sample_id} in the selectbox",
+                        f"Sample: choose {args.sample_id} (typed id, or the selectbox)",
                         GOAL_INTERACTION_BROWSER,
                         pick_sample,
                     )
