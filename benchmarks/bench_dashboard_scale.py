@@ -232,7 +232,8 @@ def prepare_runs(work: Path, samples: int, classes: int, regenerate: bool) -> tu
 
 
 def app_pages() -> list[dict[str, str | bool]]:
-    """The pages of streamlit_app.py's PAGES (path, title, url_path, default), read from its source."""
+    """The pages of streamlit_app.py's PAGES (path, title, url_path, default), read from its source; pages
+    with ``visibility="hidden"`` (no link in the sidebar, e.g. a second URL of a page) are left out."""
     pages = []
     for node in ast.walk(ast.parse(APP.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page" and node.args:
@@ -240,6 +241,8 @@ def app_pages() -> list[dict[str, str | bool]]:
                 k.arg: ast.literal_eval(k.value) for k in node.keywords if isinstance(k.value, ast.Constant)
             }
             path = ast.literal_eval(node.args[0])
+            if kw.get("visibility") == "hidden":
+                continue
             pages.append(
                 {
                     "path": path,
@@ -441,6 +444,8 @@ class Browser:
         if links.count() == 0:
             raise NotMeasured("navigation link not found")
         path = "" if page["default"] else f"/{page['url_path']}"
+        if self.page.evaluate("() => location.pathname.replace(/\\/+$/, '')") == path:
+            raise NotMeasured("already on that page (a click would not rerun)")
         return self.timed(links.first.click, path=path)
 
     def go(self, page: dict, run: str) -> None:
