@@ -78,17 +78,30 @@ def load_run(path: str | Path) -> EvalRun:
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing accuracies…")
-def _run_analysis(key: RunKey) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    from epam_core.analysis import fusion, metrics
+def _run_summary(key: RunKey) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from epam_core.analysis import metrics
 
     run = _read_run(*key)
-    sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
-    return metrics.stream_summary(run), sweep, metrics.per_class_table(run)
+    return metrics.stream_summary(run), metrics.per_class_table(run)
+
+
+@st.cache_data(max_entries=8, show_spinner="Sweeping the fusion weight…")
+def _fusion_sweep(key: RunKey) -> pd.DataFrame:
+    from epam_core.analysis import fusion
+
+    run = _read_run(*key)
+    return fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
+
+
+def run_summary(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-stream summary, per-class table) of a run, computed once per run (what a compared run needs)."""
+    return _run_summary(run_key(run))
 
 
 def run_analysis(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-stream summary, fusion-weight sweep, per-class table) of a run, computed once per run."""
-    return _run_analysis(run_key(run))
+    summary, per_class = run_summary(run)
+    return summary, _fusion_sweep(run_key(run)), per_class
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -154,7 +167,8 @@ def compare_run(run: EvalRun) -> EvalRun | None:
 def _figure_builders(key: RunKey) -> dict[str, Any]:
     from epam_core.analysis.report import run_figures
 
-    return run_figures(_read_run(*key))
+    summary, per_class = _run_summary(key)
+    return run_figures(_read_run(*key), summary=summary, sweep=_fusion_sweep(key), per_class=per_class)
 
 
 def figure_builders(run: EvalRun) -> dict[str, Any]:
@@ -199,13 +213,13 @@ def _load_checkpoint(path: str, mtime: float) -> LoadedCheckpoint:
 
 def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
     """The run's model (cached), checked against the run; raises ``CheckpointError`` / ``RunError``."""
-    from epam_core.analysis import live
-
     ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint"))
     if ckpt is None:
         raise RunError(run.path / MANIFEST, "names no model.checkpoint, so the model cannot be re-run")
     if not ckpt.is_file():
         raise CheckpointError(ckpt, f"checkpoint not found (named by {run.path / MANIFEST})")
+    from epam_core.analysis import live  # torch: only once there is a model to run
+
     loaded = _load_checkpoint(str(ckpt), ckpt.stat().st_mtime)
     live.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
     return loaded.model, loaded.model.config, ckpt

@@ -23,7 +23,7 @@ if not run.has_labels:
 summary, sweep, table = state.run_analysis(run)
 summary = summary.set_index("stream")
 other = state.compare_run(run)
-other_summary = state.run_analysis(other)[0].set_index("stream") if other is not None else None
+other_summary = state.run_summary(other)[0].set_index("stream") if other is not None else None
 if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
 for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
@@ -77,7 +77,7 @@ with st.expander("All classes (click a column header to sort)"):
     st.dataframe(table[["class_id", *shown]], hide_index=True, column_config=pct, key="all_classes")
 if other is not None:
     st.header(f"Per-class difference to {other.path.name}")
-    diff = state.run_analysis(other)[2]
+    diff = state.run_summary(other)[1]
     delta = table[["class_id", "class"]].copy()
     for stream in ("rgb", "pose", "fused"):
         delta[stream] = (

@@ -7,8 +7,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
-from epam_core.analysis import figures, live, metrics, overlay, paper_figures
-from epam_core.analysis.attribution import RGB_METHODS
+from epam_core.analysis import figures, metrics, overlay, paper_figures
 from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
 
@@ -65,6 +64,9 @@ except EpamError as err:
     )
     st.plotly_chart(figures.temporal_bars(temporal), key="sample_temporal")
     st.stop()
+
+from epam_core.analysis import live  # noqa: E402 - torch and Captum only once there are frames to show
+from epam_core.analysis.attribution import RGB_METHODS  # noqa: E402
 
 c1, c2, c3 = st.columns(3)
 show_att = c1.toggle("Spatial attention overlay", value=True, key="sample_att")

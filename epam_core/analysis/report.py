@@ -32,14 +32,21 @@ def run_tables(run: EvalRun, top_pairs: int = 20) -> dict[str, pd.DataFrame]:
     }
 
 
-def run_figures(run: EvalRun) -> dict[str, FigureBuilder]:
-    """Builders of every paper figure of a run, by file stem; call one with a ``FigureSize``."""
+def run_figures(
+    run: EvalRun,
+    summary: pd.DataFrame | None = None,
+    sweep: pd.DataFrame | None = None,
+    per_class: pd.DataFrame | None = None,
+) -> dict[str, FigureBuilder]:
+    """Builders of every paper figure of a run, by file stem; call one with a ``FigureSize``. ``summary``,
+    ``sweep`` and ``per_class`` may be given when already computed (as ``metrics`` / ``fusion`` compute them)."""
     if not run.has_labels:
         return {}
-    summary = metrics.stream_summary(run)
-    sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
+    summary = metrics.stream_summary(run) if summary is None else summary
+    if sweep is None:
+        sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
     best_alpha, _ = fusion.best_weight(sweep)
-    per_class = metrics.per_class_table(run).sort_values("fused")
+    per_class = (metrics.per_class_table(run) if per_class is None else per_class).sort_values("fused")
     builders: dict[str, FigureBuilder] = {
         "accuracy": lambda size: paper_figures.accuracy_bars(summary, size),
         "fusion_sweep": lambda size: paper_figures.fusion_sweep(sweep, best_alpha, size),
