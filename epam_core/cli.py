@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "epam_core.commands.demo",
     "epam_core.commands.dashboard",
     "epam_core.commands.export",
+    "epam_core.commands.report",
     "epam_core.commands.synth",
 ]
 

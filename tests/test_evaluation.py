@@ -129,3 +129,28 @@ def test_killed_evaluation_leaves_no_run(tiny, tmp_path, sig):
     assert not out.exists()
     assert list_runs(out.parent) == []
     assert [p.name for p in out.parent.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_evaluate_stores_a_metadata_table(tiny, tmp_path, capsys):
+    from epam_core import cli
+    from epam_core.analysis.slices import RUN_METADATA, run_metadata
+
+    annotation, checkpoint = tiny
+    bad = tmp_path / "bad.csv"
+    bad.write_text("clip,room\nx,y\n")
+    args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(annotation)]
+    assert cli.main([*args, "--out", str(tmp_path / "bad_run"), "--metadata", str(bad)]) == 2
+    assert "bad.csv: has no sample_id column" in capsys.readouterr().err
+    assert not (tmp_path / "bad_run").exists()  # checked before evaluating: nothing written
+    ids = [
+        s["frame_dir"]
+        for s in PoseRGBDataset(
+            annotation, annotation.parent / "videos", build_model("demo", 3).config.input, split="test"
+        ).samples
+    ]
+    meta = tmp_path / "meta.csv"
+    meta.write_text("sample_id,room\n" + "".join(f"{s},{'ab'[i % 2]}\n" for i, s in enumerate(ids)))
+    assert cli.main([*args, "--out", str(tmp_path / "run"), "--metadata", str(meta), "--workers", "0"]) == 0
+    run = read_run(tmp_path / "run")
+    assert (run.path / RUN_METADATA).is_file()
+    assert run_metadata(run)["room"].tolist() == ["ab"[i % 2] for i in range(len(ids))]

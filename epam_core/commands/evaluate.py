@@ -41,13 +41,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument(
+        "--metadata", default=None,
+        help="CSV or Parquet table with a sample_id column, stored in the run as metadata.parquet: its other "
+        "columns become slices in `epam report` and on the dashboard's Slices page",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from epam_core import distributed
+    from epam_core.analysis import slices
     from epam_core.evaluation import evaluate
 
+    metadata = slices.read_metadata(args.metadata) if args.metadata else None  # checked before the long run
     ctx = distributed.init(args.device)
     out = evaluate(
         args.checkpoint,
@@ -64,5 +71,7 @@ def run(args: argparse.Namespace) -> int:
     )
     distributed.shutdown(ctx)  # not on errors: a failed rank exits and torchrun stops the others
     if ctx.is_main:
+        if metadata is not None:
+            slices.save_run_metadata(out, metadata)
         print(out)
     return 0
