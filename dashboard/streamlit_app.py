@@ -33,6 +33,11 @@ PAGES = [
     ),
     st.Page("app_pages/confusion.py", title="Confusion", icon=":material/grid_on:", url_path="confusion"),
     st.Page("app_pages/sample.py", title="Sample", icon=":material/movie:", url_path="sample"),
+    st.Page(
+        "app_pages/statistics.py", title="Statistics", icon=":material/functions:", url_path="statistics"
+    ),
+    st.Page("app_pages/slices.py", title="Slices", icon=":material/view_column:", url_path="slices"),
+    st.Page("app_pages/calibration.py", title="Calibration", icon=":material/speed:", url_path="calibration"),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/tune:", url_path="robustness"),
     st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
     st.Page("app_pages/analyze.py", title="Analyze a video", icon=":material/upload:", url_path="analyze"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import analysis_cache, state
 from epam_core.analysis import figures, fusion, metrics
 
 run = state.require_run()
@@ -26,6 +26,8 @@ other = state.compare_run(run)
 other_summary = state.run_summary(other)[0].set_index("stream") if other is not None else None
 if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
+intervals = analysis_cache.intervals(run).set_index("stream")
+paired = analysis_cache.paired(run)
 for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
     with col:
         st.subheader(figures.STREAM_LABELS[stream])
@@ -35,6 +37,15 @@ for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
             if other_summary is not None:
                 delta = f"{value - other_summary.loc[stream, metric] * 100:+.1f} pp"
             st.metric(f"{figures.STREAM_LABELS[stream]} {label}", f"{value:.1f} %", delta=delta)
+            low, high = intervals.loc[stream, f"{metric}_low"], intervals.loc[stream, f"{metric}_high"]
+            st.caption(f"95 % CI {low * 100:.1f}–{high * 100:.1f} %")
+        if stream == "fused":
+            tests = [(paired[f"fused_vs_{s}"], figures.STREAM_LABELS[s]) for s in ("rgb", "pose")]
+            st.caption(
+                "Fused vs "
+                + ", vs ".join(f"{name}: p = {t['mcnemar_p']:.2g}" for t, name in tests)
+                + " (exact McNemar; the Statistics page has the details)"
+            )
 
 st.header("Fusion weight")
 

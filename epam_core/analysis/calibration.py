@@ -10,6 +10,8 @@ a T that never saw it. Fitting on the test set at all is still optimistic compar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.special import log_softmax, softmax
@@ -180,6 +182,74 @@ def _scores(
     return np.exp(-log_norm), shifted.argmax(axis=1) == labels, nll
 
 
+@dataclass(frozen=True)
+class StreamScores:
+    """Top-1 confidence, correctness and NLL of one stream's labelled samples (raw or temperature-scaled)."""
+
+    confidence: np.ndarray  # (S',)
+    correct: np.ndarray  # (S',) bool
+    nll: float
+
+
+@dataclass(frozen=True)
+class RunCalibration:
+    """Each stream's scores before (``raw``) and after (``calibrated``) cross-validated temperature scaling,
+    and ``temperatures`` (S',) per stream; ``raw["fused_calibrated"]`` is the fusion of the scaled streams."""
+
+    raw: dict[str, StreamScores]
+    calibrated: dict[str, StreamScores]
+    temperatures: dict[str, np.ndarray]
+
+
+def calibrate_run(
+    logits: dict[str, np.ndarray],
+    labels: np.ndarray,
+    fusion_weights: tuple[float, float],
+    folds: int = FOLDS,
+    seed: int = 0,
+) -> RunCalibration:
+    """Scores of every stream of a run (labelled samples only) before and after temperature scaling."""
+    labels = np.asarray(labels, dtype=np.int64)
+    keep = labels >= 0
+    y = labels[keep]
+    raw, calibrated, temperatures = {}, {}, {}
+    for stream, stream_logits in logits.items():
+        shifted = _shifted(np.asarray(stream_logits)[keep])
+        temperatures[stream] = cross_validated_temperatures(shifted, y, folds, seed)
+        raw[stream] = StreamScores(*_scores(shifted, y))
+        calibrated[stream] = StreamScores(*_scores(shifted, y, 1.0 / temperatures[stream]))
+    if "rgb" in temperatures and "pose" in temperatures:
+        fused = (  # (S', K): w_rgb * rgb / T_rgb + w_pose * pose / T_pose, per sample's fold
+            fusion_weights[0] * np.asarray(logits["rgb"], dtype=np.float32)[keep] / temperatures["rgb"][:, None]
+            + fusion_weights[1] * np.asarray(logits["pose"], dtype=np.float32)[keep] / temperatures["pose"][:, None]
+        )  # fmt: skip
+        raw["fused_calibrated"] = StreamScores(*_scores(_shifted(fused), y))
+    return RunCalibration(raw, calibrated, temperatures)
+
+
+def calibration_table(calib: RunCalibration, n_bins: int = ECE_BINS) -> pd.DataFrame:
+    """Per stream (and ``fused_calibrated``): top1, ece, nll before scaling, the mean fitted temperature, and
+    top1 / ece / nll after scaling."""
+    rows = []
+    for stream, scores in calib.raw.items():
+        row = {
+            "stream": stream,
+            "top1": float(scores.correct.mean()) if scores.correct.size else float("nan"),
+            "ece": expected_calibration_error(scores.confidence, scores.correct, n_bins),
+            "nll": scores.nll,
+        }
+        if stream in calib.calibrated:
+            after, temps = calib.calibrated[stream], calib.temperatures[stream]
+            row |= {
+                "temperature": float(temps.mean()) if temps.size else float("nan"),
+                "top1_calibrated": float(after.correct.mean()) if after.correct.size else float("nan"),
+                "ece_calibrated": expected_calibration_error(after.confidence, after.correct, n_bins),
+                "nll_calibrated": after.nll,
+            }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def stream_calibration(
     logits: dict[str, np.ndarray],
     labels: np.ndarray,
@@ -188,45 +258,6 @@ def stream_calibration(
     seed: int = 0,
     n_bins: int = ECE_BINS,
 ) -> pd.DataFrame:
-    """Per stream (and ``fused_calibrated``, the fusion of the temperature-scaled RGB and pose logits):
-    top1, ece, nll before scaling, the mean fitted temperature, and top1 / ece / nll after scaling
-    (labelled samples only; the temperatures are cross-validated, see ``cross_validated_temperatures``)."""
-    labels = np.asarray(labels, dtype=np.int64)
-    keep = labels >= 0
-    y = labels[keep]
-    temperatures: dict[str, np.ndarray] = {}
-    rows = []
-    nan = float("nan")
-    for stream, stream_logits in logits.items():
-        shifted = _shifted(np.asarray(stream_logits)[keep])
-        temps = cross_validated_temperatures(shifted, y, folds, seed)
-        temperatures[stream] = temps
-        conf, right, nll = _scores(shifted, y)
-        conf_t, right_t, nll_t = _scores(shifted, y, 1.0 / temps)
-        rows.append(
-            {
-                "stream": stream,
-                "top1": float(right.mean()) if y.size else nan,
-                "ece": expected_calibration_error(conf, right, n_bins),
-                "nll": nll,
-                "temperature": float(temps.mean()) if y.size else nan,
-                "top1_calibrated": float(right_t.mean()) if y.size else nan,
-                "ece_calibrated": expected_calibration_error(conf_t, right_t, n_bins),
-                "nll_calibrated": nll_t,
-            }
-        )
-    if "rgb" in temperatures and "pose" in temperatures:
-        fused = (  # (S', K): w_rgb * rgb / T_rgb + w_pose * pose / T_pose, per sample's fold
-            fusion_weights[0] * np.asarray(logits["rgb"], dtype=np.float32)[keep] / temperatures["rgb"][:, None]
-            + fusion_weights[1] * np.asarray(logits["pose"], dtype=np.float32)[keep] / temperatures["pose"][:, None]
-        )  # fmt: skip
-        conf, right, nll = _scores(_shifted(fused), y)
-        rows.append(
-            {
-                "stream": "fused_calibrated",
-                "top1": float(right.mean()) if y.size else nan,
-                "ece": expected_calibration_error(conf, right, n_bins),
-                "nll": nll,
-            }
-        )
-    return pd.DataFrame(rows)
+    """``calibration_table`` of ``calibrate_run``: per stream top1, ece, nll, temperature and the calibrated
+    values (labelled samples only; the temperatures are cross-validated, see ``cross_validated_temperatures``)."""
+    return calibration_table(calibrate_run(logits, labels, fusion_weights, folds, seed), n_bins)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from epam_core.runs import atomic_write_file
@@ -43,3 +44,29 @@ def save_table(table: pd.DataFrame, stem: str | Path, caption: str = "", label: 
         atomic_write_file(stem.with_suffix(".csv"), lambda p: p.write_text(csv)),
         atomic_write_file(stem.with_suffix(".tex"), lambda p: p.write_text(tex)),
     ]
+
+
+def pm_cell(value: float, low: float, high: float) -> str:
+    """``96.1 ± 0.3``: a fraction and its interval as percentages, the ± being half the interval's width
+    (percentile intervals need not be symmetric; the CSV of ``interval_table``'s source keeps both bounds)."""
+    if not all(np.isfinite([value, low, high])):
+        return "--"
+    return f"{value * 100:.1f} ± {(high - low) / 2 * 100:.1f}"
+
+
+def interval_table(
+    intervals: pd.DataFrame, metrics: tuple[str, ...] = ("top1", "top5", "mean_class")
+) -> pd.DataFrame:
+    """``statistics.stream_intervals`` (or ``slices.slice_accuracy``) with each metric as a ``96.1 ± 0.3`` cell;
+    other columns (stream, value, n, ...) kept as they are."""
+    keep = [c for c in intervals.columns if not any(c == m or c.startswith(f"{m}_") for m in metrics)]
+    table = intervals[keep].copy()
+    for metric in metrics:
+        if metric in intervals:
+            table[metric] = [
+                pm_cell(v, lo, hi)
+                for v, lo, hi in zip(
+                    intervals[metric], intervals[f"{metric}_low"], intervals[f"{metric}_high"], strict=True
+                )
+            ]
+    return table

@@ -1,0 +1,147 @@
+"""Cached statistics for the Overview, Statistics, Calibration and Slices pages.
+
+Every function is keyed by the run's path and modification time (a re-written run is recomputed), like
+``state.run_analysis``; the run itself and an uploaded metadata table are passed unhashed (``_`` prefix), the
+table by the hash of its bytes. The results are small tables and arrays, so reruns cost a copy, not a
+recomputation; the computing is done by the pure functions of ``epam_core.analysis``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from epam_core.analysis import calibration, label_errors, slices, statistics
+from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
+from epam_core.runs import STREAMS, EvalRun
+
+UPLOAD_KEY = (
+    "slice_metadata"  # session_state: {"name", "key", "table"} of a metadata table uploaded on Slices
+)
+
+
+def _mtime(path: Path) -> float:
+    """Latest modification time of a run directory and the files directly in it."""
+    if not path.exists():
+        return 0.0
+    return max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.iterdir() if p.is_file()])
+
+
+def _key(run: EvalRun) -> tuple[str, float]:
+    return str(run.path.resolve()), _mtime(run.path)
+
+
+def _logits(run: EvalRun) -> dict[str, np.ndarray]:
+    return {s: run.logits(s) for s in STREAMS}
+
+
+def uploaded_metadata() -> tuple[str, pd.DataFrame | None]:
+    """(hash key, table) of the metadata table uploaded in this session ("" and None without one)."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    return (upload["key"], upload["table"]) if upload else ("", None)
+
+
+def store_upload(name: str, data: bytes) -> None:
+    """Parse an uploaded CSV/Parquet metadata file and keep it for this session; raises ``DataError``."""
+    table = slices.metadata_from_bytes(name, data)
+    st.session_state[UPLOAD_KEY] = {"name": name, "key": hashlib.sha1(data).hexdigest(), "table": table}
+
+
+@st.cache_data(max_entries=8, show_spinner="Bootstrapping intervals…")
+def _intervals(path: str, mtime: float, _run: EvalRun) -> pd.DataFrame:
+    return statistics.stream_intervals(_logits(_run), _run.labels, _run.num_classes)
+
+
+def intervals(run: EvalRun) -> pd.DataFrame:
+    """``statistics.stream_intervals`` of the run (top1 / top5 / mean_class with _low / _high per stream)."""
+    return _intervals(*_key(run), run)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _paired(path: str, mtime: float, _run: EvalRun) -> dict:
+    return paired_section(ReportInputs(_run)) or {}
+
+
+def paired(run: EvalRun) -> dict:
+    """The report's ``paired`` section: exact McNemar tests between the streams."""
+    return _paired(*_key(run), run)
+
+
+@st.cache_data(max_entries=8, show_spinner="Matching the two runs…")
+def _compare(
+    path: str, mtime: float, other_path: str, other_mtime: float, _run: EvalRun, _other: EvalRun
+) -> dict:
+    return compare_section(ReportInputs(_run, compare=_other)) or {}
+
+
+def compare(run: EvalRun, other: EvalRun) -> dict:
+    """The report's ``compare`` section: run vs run on the samples both hold."""
+    return _compare(*_key(run), *_key(other), run, other)
+
+
+@st.cache_data(max_entries=8, show_spinner="Fitting temperatures…")
+def _calibration(path: str, mtime: float, _run: EvalRun) -> calibration.RunCalibration:
+    return calibration.calibrate_run(_logits(_run), _run.labels, tuple(_run.manifest["fusion_weights"]))
+
+
+def run_calibration(run: EvalRun) -> calibration.RunCalibration:
+    """``calibration.calibrate_run`` of the run (scores before and after cross-validated temperature scaling)."""
+    return _calibration(*_key(run), run)
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding telling samples…")
+def _telling(path: str, mtime: float, _run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    logits = _logits(_run)
+    return (
+        label_errors.likely_label_errors(_run.sample_ids, _run.labels, logits),
+        label_errors.fusion_outcomes(_run.sample_ids, _run.labels, logits),
+    )
+
+
+def telling_samples(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(likely label errors, fusion rescues and breaks) of the run."""
+    return _telling(*_key(run), run)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading sample metadata…")
+def _metadata_codes(
+    path: str, mtime: float, upload_key: str, _run: EvalRun, _upload: pd.DataFrame | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    meta = slices.run_metadata(_run, _upload, "the uploaded table")
+    return {field: slices.slice_codes(meta[field]) for field in slices.slice_fields(meta)}
+
+
+def metadata_codes(run: EvalRun) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per slice field: (codes (S,), -1 where missing; values) from the ids, the run's table and an upload;
+    raises ``DataError`` when the upload matches no sample."""
+    upload_key, upload = uploaded_metadata()
+    return _metadata_codes(*_key(run), upload_key, run, upload)
+
+
+def field_values(run: EvalRun, field: str) -> np.ndarray:
+    """(S,) object: the field's value per sample, None where missing."""
+    codes, values = metadata_codes(run)[field]
+    out = np.full(codes.shape, None, dtype=object)
+    out[codes >= 0] = values[codes[codes >= 0]]
+    return out
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing slice accuracies…")
+def _slice_tables(
+    path: str, mtime: float, upload_key: str, field: str, stream: str, _run: EvalRun, _values: np.ndarray
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    correct = slices.correct_by_stream(_run)
+    table = slices.slice_accuracy(_values, _run.labels, correct)
+    return table, slices.slice_class_accuracy(_values, _run.labels, correct[stream], _run.num_classes)
+
+
+def slice_tables(
+    run: EvalRun, field: str, stream: str
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(``slices.slice_accuracy`` of the field, ``slices.slice_class_accuracy`` of one stream)."""
+    upload_key, _ = uploaded_metadata()
+    return _slice_tables(*_key(run), upload_key, field, stream, run, field_values(run, field))
