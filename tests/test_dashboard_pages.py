@@ -172,8 +172,11 @@ def test_robustness_subset_sweep_on_demand(runs):
 def test_export_offers_every_figure_and_table(runs):
     at = app("export")
     buttons = at.get("download_button")
-    figures_per_run = 3 + 3 + 1  # accuracy, fusion, per-class; 3 confusions; 1 robustness noise
-    assert len(buttons) == figures_per_run * 3 + 3 * 2
+    figures_per_run = (
+        3 + 3 + 2 + 1
+    )  # accuracy, fusion, per-class; 3 confusions; reliability, confidence; 1 noise
+    tables_per_run = 3 + 4  # summary, per-class, pairs; statistics, paired, calibration, likely label errors
+    assert len(buttons) == figures_per_run * 3 + tables_per_run * 2
     assert len(at.get("image")) == 1
 
 

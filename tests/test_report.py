@@ -120,3 +120,21 @@ def test_errors_exit_2_naming_the_file(runs, capsys, tmp_path):
     (tmp_path / "other.csv").write_text("sample_id,x\nzzz,2\n")
     assert cli.main(["report", "--run", str(a), "--metadata", str(tmp_path / "other.csv")]) == 2
     assert "other.csv: none of its 1 sample ids" in capsys.readouterr().err
+
+
+def test_exported_tables_and_figures_carry_the_report(runs, capsys):
+    from epam_core.analysis.report import run_figures, run_tables
+
+    a, _ = runs
+    out = report(capsys, "--run", str(a))
+    run = read_run(a)
+    exported = run_tables(run)
+    cams = exported["slices_camera"].set_index("value")
+    for value, cell in out["slices"]["camera"].items():
+        half = (cell["fused_ci"][1] - cell["fused_ci"][0]) / 2
+        assert cams.loc[value, "fused"] == f"{cell['fused'] * 100:.1f} ± {half * 100:.1f}"
+    stats = exported["statistics"].set_index("stream")
+    assert stats.loc["rgb", "p_vs_fused"] == pytest.approx(out["paired"]["fused_vs_rgb"]["mcnemar_p"])
+    assert {"slices_setup", "slices_camera", "slices_performer", "slices_replication"} <= set(
+        run_figures(run)
+    )

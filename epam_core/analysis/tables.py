@@ -9,7 +9,20 @@ import pandas as pd
 
 from epam_core.runs import atomic_write_file
 
-PERCENT_COLUMNS = ("top1", "top5", "mean_class", "rgb", "pose", "fused", "fusion_gain", "rate")
+PERCENT_COLUMNS = (
+    "top1",
+    "top5",
+    "mean_class",
+    "rgb",
+    "pose",
+    "fused",
+    "fusion_gain",
+    "rate",
+    "top1_calibrated",
+)
+SCORE_COLUMNS = ("ece", "nll", "temperature", "ece_calibrated", "nll_calibrated", "min_prob", "rgb_prob",
+                 "pose_prob", "fused_prob")  # fmt: skip  # shown with three decimals
+P_VALUE_COLUMNS = ("mcnemar_p", "p_vs_fused")  # shown with three significant digits, not one decimal
 
 
 def to_csv(table: pd.DataFrame) -> str:
@@ -18,12 +31,19 @@ def to_csv(table: pd.DataFrame) -> str:
 
 
 def to_latex(table: pd.DataFrame, caption: str = "", label: str = "", percent: bool = True) -> str:
-    """A booktabs ``table`` environment; accuracy columns as percentages with one decimal."""
+    """A booktabs ``table`` environment; accuracy columns as percentages with one decimal, p-values with three
+    significant digits; ``96.1 ± 0.3`` cells (``interval_table``) as they are."""
     shown = table.copy()
     if percent:
         for col in PERCENT_COLUMNS:
-            if col in shown:
+            if col in shown and pd.api.types.is_numeric_dtype(shown[col]):  # not "96.1 ± 0.3" cells
                 shown[col] = shown[col] * 100
+    for col in SCORE_COLUMNS:
+        if col in shown and pd.api.types.is_numeric_dtype(shown[col]):
+            shown[col] = ["--" if not np.isfinite(v) else f"{v:.3f}" for v in shown[col]]
+    for col in P_VALUE_COLUMNS:
+        if col in shown and pd.api.types.is_numeric_dtype(shown[col]):
+            shown[col] = [p_cell(p) for p in shown[col]]
     shown.columns = [str(c).replace("_", " ") for c in shown.columns]
     styler = shown.style.hide(axis="index").format(precision=1, na_rep="--")
     styler = styler.format_index(escape="latex", axis=1).format(escape="latex", precision=1, na_rep="--")
@@ -52,6 +72,11 @@ def pm_cell(value: float, low: float, high: float) -> str:
     if not all(np.isfinite([value, low, high])):
         return "--"
     return f"{value * 100:.1f} ± {(high - low) / 2 * 100:.1f}"
+
+
+def p_cell(p: float) -> str:
+    """A p-value with three significant digits (``0.0412``, ``1.73e-18``); ``--`` for none."""
+    return "--" if not np.isfinite(p) else f"{p:.3g}"
 
 
 def interval_table(
