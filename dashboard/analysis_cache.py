@@ -51,6 +51,16 @@ def store_upload(name: str, data: bytes) -> None:
     st.session_state[UPLOAD_KEY] = {"name": name, "key": hashlib.sha1(data).hexdigest(), "table": table}
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _predictions(path: str, mtime: float, _run: EvalRun) -> dict[str, np.ndarray]:
+    return {s: z.argmax(axis=1) for s, z in _logits(_run).items()}
+
+
+def predictions(run: EvalRun) -> dict[str, np.ndarray]:
+    """(S,) top-1 class of each stream."""
+    return _predictions(*_key(run), run)
+
+
 @st.cache_data(max_entries=8, show_spinner="Bootstrapping intervals…")
 def _intervals(path: str, mtime: float, _run: EvalRun) -> pd.DataFrame:
     return statistics.stream_intervals(_logits(_run), _run.labels, _run.num_classes)

@@ -77,7 +77,7 @@ with c1:
 classes = ["(all)", *run.class_names]
 chosen = c2.selectbox("True class", classes, key="slice_class")
 class_id = None if chosen == "(all)" else run.class_names.index(chosen)
-preds = {s: run.logits(s).argmax(axis=1) for s in ("rgb", "pose", "fused")}
+preds = analysis_cache.predictions(run)
 members = slices.slice_samples(
     run.sample_ids, analysis_cache.field_values(run, field), value, run.labels, preds, class_id
 )

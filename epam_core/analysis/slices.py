@@ -26,28 +26,31 @@ from epam_core.errors import DataError
 from epam_core.runs import EvalRun, atomic_write_file
 
 RUN_METADATA = "metadata.parquet"  # the user table stored in a run directory by `epam evaluate --metadata`
-ID_PATTERNS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
-    "ntu": (re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A\d{3}"), ("setup", "camera", "performer", "replication")),
-    "pku_mmd": (re.compile(r"(?:^|[^0-9])\d{4}-([LMR])(?![A-Za-z])"), ("view",)),
-    "toyota": (re.compile(r"_p(\d+)_r\d+_v\d+_c(\d+)"), ("subject", "camera")),
-}  # fmt: skip
+ID_PATTERNS = {  # dataset: regex with one named group per field (the prefix says the dataset)
+    "ntu": r"S(?P<ntu_setup>\d{3})C(?P<ntu_camera>\d{3})P(?P<ntu_performer>\d{3})R(?P<ntu_replication>\d{3})A\d{3}",
+    "pku_mmd": r"(?:^|[^0-9])\d{4}-(?P<pku_mmd_view>[LMR])(?![A-Za-z])",
+    "toyota": r"_p(?P<toyota_subject>\d+)_r\d+_v\d+_c(?P<toyota_camera>\d+)",
+}
+ID_REGEX = re.compile("|".join(f"(?:{p})" for p in ID_PATTERNS.values()))  # one pass over the ids
+TEXT_FIELDS = ("view",)  # every other parsed field is an integer
 MAX_SLICE_VALUES = 200  # a field with more distinct values (an id column) is not offered as a slice
 
 
 def parse_sample_ids(sample_ids: np.ndarray) -> pd.DataFrame:
     """(S, fields) of str/None metadata parsed from the ids, in their order (see the module docstring)."""
     ids = pd.Series(np.asarray(sample_ids, dtype=str))
+    groups = ids.str.extract(ID_REGEX)  # (S, named groups), NaN where a pattern does not match
     fields: dict[str, pd.Series] = {}
-    for pattern, names in ID_PATTERNS.values():
-        groups = ids.str.extract(pattern)  # (S, groups), NaN where the id does not match
-        if groups.isna().all().all():
+    for group in groups.columns:
+        values = groups[group].dropna()
+        if values.empty:
             continue
-        for name, column in zip(names, groups.columns, strict=True):
-            values = groups[column].astype(object)
-            digits = (values.str.fullmatch(r"\d+") == True).to_numpy()  # noqa: E712 (NaN for no match)
-            values[digits] = values[digits].str.lstrip("0").replace("", "0")  # "002" -> "2"
-            fields[name] = fields[name].combine_first(values) if name in fields else values
-    return _with_none(pd.DataFrame(fields, index=range(len(ids))))
+        name = group.split("_", 2)[-1] if group.startswith("pku_mmd_") else group.split("_", 1)[1]
+        if name not in TEXT_FIELDS:
+            values = values.astype(np.int64).astype(str)  # "002" -> "2"
+        column = values.reindex(ids.index)
+        fields[name] = fields[name].combine_first(column) if name in fields else column
+    return _with_none(pd.DataFrame(fields, index=ids.index))
 
 
 def _with_none(frame: pd.DataFrame) -> pd.DataFrame:
