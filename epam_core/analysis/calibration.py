@@ -91,12 +91,12 @@ def _moments(shifted: np.ndarray, beta: float | np.ndarray) -> tuple[np.ndarray,
     log_norm = logsumexp(beta * shifted) (so the top-1 probability is exp(-log_norm)), and the mean and
     variance of ``shifted`` under that distribution. ``beta``: a scalar or (S,)."""
     beta = np.asarray(beta, dtype=shifted.dtype)
-    weights = np.exp(shifted * (beta[:, None] if beta.ndim else beta))  # (S, K), the top class has weight 1
+    weights = shifted * (beta[:, None] if beta.ndim else beta)  # (S, K)
+    np.exp(weights, out=weights)  # the top class has weight 1
     norm = weights.sum(axis=1, dtype=np.float64)
+    mean = np.einsum("ij,ij->i", weights, shifted, dtype=np.float64) / norm  # no (S, K) temporary
     weights *= shifted
-    mean = weights.sum(axis=1, dtype=np.float64) / norm
-    weights *= shifted
-    var = np.maximum(weights.sum(axis=1, dtype=np.float64) / norm - mean**2, 0.0)
+    var = np.maximum(np.einsum("ij,ij->i", weights, shifted, dtype=np.float64) / norm - mean**2, 0.0)
     return np.log(norm), mean, var
 
 
