@@ -82,9 +82,11 @@ def start_server(runs: Path, log: Path) -> tuple[subprocess.Popen, str, float]:
 def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from test_dashboard_fixture import make_run
+    from test_slices import make_ntu_run
 
     root = tmp_path_factory.mktemp("e2e-runs")
     make_run(root)
+    make_ntu_run(root / "slices_ntu")  # NTU sample ids, for the Slices page (listed after "run")
     return root
 
 

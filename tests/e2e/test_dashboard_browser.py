@@ -13,8 +13,8 @@ from epam_core.analysis import confusion
 from epam_core.runs import read_run
 
 pytestmark = pytest.mark.browser
-PAGES = ["overview", "confusion", "sample", "robustness", "export"]
-URLS = {"overview": ""}  # the default page lives at the root URL
+PAGES = ["overview", "confusion", "sample", "statistics", "slices", "calibration", "robustness", "export"]
+URLS = {"overview": "", "slices": "slices?run=slices_ntu"}  # the default page lives at the root URL
 
 
 def wait_for_app_run(page: Page, timeout: int = 180_000) -> None:
@@ -106,3 +106,11 @@ def test_pdf_download_is_a_pdf(page: Page, server: str, tmp_path: Path) -> None:
     info.value.save_as(path)
     assert path.read_bytes().startswith(b"%PDF-")
     assert info.value.suggested_filename.endswith("_accuracy.pdf")
+
+
+def test_slices_page_lists_a_slice(page: Page, server: str, runs_dir: Path) -> None:
+    open_page(page, f"{server}/slices?run=slices_ntu")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator(".js-plotly-plot .gtitle").filter(has_text="by setup and class")).to_have_count(1)
+    listed = page.get_by_test_id("stMarkdown").filter(has_text="samples with setup = 1")
+    expect(listed).to_have_count(1)
