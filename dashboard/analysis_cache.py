@@ -9,12 +9,12 @@ recomputation; the computing is done by the pure functions of ``epam_core.analys
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import state
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
 from epam_core.runs import STREAMS, EvalRun
@@ -24,15 +24,9 @@ UPLOAD_KEY = (
 )
 
 
-def _mtime(path: Path) -> float:
-    """Latest modification time of a run directory and the files directly in it."""
-    if not path.exists():
-        return 0.0
-    return max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.iterdir() if p.is_file()])
-
-
 def _key(run: EvalRun) -> tuple[str, float]:
-    return str(run.path.resolve()), _mtime(run.path)
+    """(resolved path, modification time): ``state.run_key``, the key of every derived table of a run."""
+    return tuple(state.run_key(run))
 
 
 def _logits(run: EvalRun) -> dict[str, np.ndarray]:
