@@ -92,9 +92,24 @@ def _calibration(path: str, mtime: float, _run: EvalRun) -> calibration.RunCalib
     return calibration.calibrate_run(_logits(_run), _run.labels, tuple(_run.manifest["fusion_weights"]))
 
 
-def run_calibration(run: EvalRun) -> calibration.RunCalibration:
-    """``calibration.calibrate_run`` of the run (scores before and after cross-validated temperature scaling)."""
-    return _calibration(*_key(run), run)
+@st.cache_data(max_entries=32, show_spinner=False)
+def _calibration_view(path: str, mtime: float, stream: str, _run: EvalRun) -> dict[str, object]:
+    calib = _calibration(path, mtime, _run)
+    raw, scaled = calib.raw[stream], calib.calibrated[stream]
+    return {
+        "table": calibration.calibration_table(calib),
+        "temperature": float(calib.temperatures[stream].mean()),
+        "reliability": calibration.reliability(raw.confidence, raw.correct),
+        "reliability_scaled": calibration.reliability(scaled.confidence, scaled.correct),
+        "histogram": calibration.confidence_histogram(raw.confidence, raw.correct),
+        "histogram_scaled": calibration.confidence_histogram(scaled.confidence, scaled.correct),
+    }
+
+
+def calibration_view(run: EvalRun, stream: str) -> dict[str, object]:
+    """What the Calibration page draws for one stream: the table of every stream, the stream's mean
+    temperature, reliability bins and confidence histograms before and after scaling (small tables only)."""
+    return _calibration_view(*_key(run), stream, run)
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding telling samples…")

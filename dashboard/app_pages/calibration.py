@@ -21,8 +21,7 @@ st.caption(
     "applied to the fifth, so no sample is scored by a temperature fitted on it. **Fitting on the test set is "
     "still optimistic**: fit the temperature on a validation split before quoting calibrated numbers in a paper."
 )
-calib = analysis_cache.run_calibration(run)
-table = calibration.calibration_table(calib)
+table = analysis_cache.calibration_view(run, "fused")["table"]
 fused = table.set_index("stream").loc["fused_calibrated"]
 raw_fused = table.set_index("stream").loc["fused"]
 c1, c2, c3 = st.columns(3)
@@ -44,12 +43,10 @@ pct = {
 st.dataframe(table, hide_index=True, column_config=pct, key="cal_table")
 
 stream = st.selectbox("Stream", ["fused", "rgb", "pose"], format_func=STREAM_LABELS.get, key="cal_stream")
-raw, scaled = calib.raw[stream], calib.calibrated[stream]
+view = analysis_cache.calibration_view(run, stream)
 bins = {
-    f"{stream} (T = 1)": calibration.reliability(raw.confidence, raw.correct),
-    f"{stream} (T = {calib.temperatures[stream].mean():.2f})": calibration.reliability(
-        scaled.confidence, scaled.correct
-    ),
+    f"{stream} (T = 1)": view["reliability"],
+    f"{stream} (T = {view['temperature']:.2f})": view["reliability_scaled"],
 }
 left, right = st.columns(2)
 left.plotly_chart(
@@ -57,10 +54,9 @@ left.plotly_chart(
     key="cal_reliability",
 )
 after = right.toggle("Histogram after temperature scaling", key="cal_after")
-shown = scaled if after else raw
 right.plotly_chart(
     statistics_figures.confidence_histogram(
-        calibration.confidence_histogram(shown.confidence, shown.correct),
+        view["histogram_scaled" if after else "histogram"],
         f"Confidence of {STREAM_LABELS[stream]} predictions" + (" (scaled)" if after else ""),
     ),
     key="cal_hist",

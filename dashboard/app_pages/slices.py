@@ -81,13 +81,15 @@ preds = analysis_cache.predictions(run)
 members = slices.slice_samples(
     run.sample_ids, analysis_cache.field_values(run, field), value, run.labels, preds, class_id
 )
-shown = members.copy()
+shown = members.head(state.MAX_SAMPLE_OPTIONS).copy()  # a 17k-sample camera slice would ship megabytes
 for column in ("label", "rgb_pred", "pose_pred", "fused_pred"):
-    shown[column] = [run.class_names[i] if i >= 0 else "unknown" for i in members[column]]
+    shown[column] = [run.class_names[i] if i >= 0 else "unknown" for i in shown[column]]
 right_share = (members["fused_pred"] == members["label"]).mean() if len(members) else float("nan")
 st.markdown(f"**{len(members)} samples** with {field} = {value}; fused top-1 {right_share * 100:.1f} %")
+if len(members) > len(shown):
+    st.caption(f"Listing the first {len(shown)}; narrow by true class to see others.")
 st.dataframe(shown, hide_index=True, key="slice_samples")
 if len(members):
-    sample = st.selectbox("Sample", members["sample_id"].tolist(), key="slice_sample")
+    sample = st.selectbox("Sample", shown["sample_id"].tolist(), key="slice_sample")
     if st.button("Open in the Sample page", key="slice_open"):
         state.open_sample(sample)

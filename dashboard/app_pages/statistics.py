@@ -17,13 +17,15 @@ def sample_list(table: pd.DataFrame, key: str, columns: list[str]) -> None:
     if table.empty:
         st.caption("None.")
         return
-    shown = table[columns].copy()
+    shown = table[columns].head(state.MAX_SAMPLE_OPTIONS).copy()  # best first; thousands would ship megabytes
     for column in columns:
         if column == "label" or column.endswith("_pred") or column == "predicted":
-            shown[column] = [run.class_names[i] for i in table[column]]
+            shown[column] = [run.class_names[i] for i in shown[column]]
+    if len(table) > len(shown):
+        st.caption(f"Listing the first {len(shown)} of {len(table)}.")
     st.dataframe(shown, hide_index=True, key=f"{key}_table")
     left, right = st.columns([3, 1])
-    sample = left.selectbox("Sample", table["sample_id"].tolist(), key=f"{key}_sample")
+    sample = left.selectbox("Sample", shown["sample_id"].tolist(), key=f"{key}_sample")
     if right.button("Open in the Sample page", key=f"{key}_open"):
         state.open_sample(sample)
 

@@ -227,8 +227,7 @@ def slice_samples(
     class_id: int | None = None,
 ) -> pd.DataFrame:
     """The samples of one field value (and one true class): sample_id, label, and each stream's prediction."""
-    member = pd.Series(values, dtype=object).astype(str).to_numpy() == str(value)
-    member &= pd.Series(values, dtype=object).notna().to_numpy()
+    member = np.asarray(values, dtype=object) == str(value)  # (S,) bool; None never equals a value
     if class_id is not None:
         member &= np.asarray(labels) == class_id
     idx = np.flatnonzero(member)
