@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import statistics as stats
 import tempfile
 import time
@@ -121,8 +120,6 @@ def main() -> None:
             ("likely label errors + fusion rescues/breaks", lambda: (label_errors.likely_label_errors(run.sample_ids, labels, logits), label_errors.fusion_outcomes(run.sample_ids, labels, logits))),
             ("`epam report` sections (build_report, run already read)", lambda: build_report(ReportInputs(run))),
             ("exported statistics tables (run_tables extras)", lambda: statistics_tables(run)),
-            ("floor of every page today: the run's st.cache_data copy (pickle round trip)",
-             lambda: pickle.loads(pickle.dumps(run))),
         ]  # fmt: skip
         print(
             f"{args.samples} samples x {k} classes, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
