@@ -108,6 +108,16 @@ def test_metadata_file_adds_slices_and_text_output(runs, capsys, tmp_path):
     assert f"fused   {top1:5.1f} [" in text and "slices by lighting:" in text and "exact McNemar" in text
     assert cli.main(["report", "--run", str(a), "--json", "--out", str(tmp_path / "r.json")]) == 0
     assert "streams" in json.loads((tmp_path / "r.json").read_text())
+    assert (
+        cli.main(["report", "--run", str(a), "--out", str(tmp_path / "r.json")]) == 2
+    )  # never replaced unasked
+    assert "r.json: already exists" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r.json").read_text())["streams"]  # untouched
+    assert cli.main(["report", "--run", str(a), "--out", str(tmp_path / "r.json"), "--overwrite"]) == 0
+    assert (tmp_path / "r.json").read_text().startswith("run ")  # the text summary now
+    assert (
+        cli.main(["report", "--run", str(a), "--out", str(tmp_path), "--overwrite"]) == 2
+    )  # a folder, never
 
 
 def test_errors_exit_2_naming_the_file(runs, capsys, tmp_path):

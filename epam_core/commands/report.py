@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--out", type=Path, default=None, help="write the report to this file instead of stdout")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap and cross-validation seed (default: 0)")
     p.set_defaults(func=run)
@@ -36,13 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from epam_core.analysis import slices
     from epam_core.analysis.run_report import ReportInputs, build_report, render_text
-    from epam_core.errors import EpamError
+    from epam_core.errors import EpamError, OutputError
     from epam_core.runs import atomic_write_file, read_run
 
     if args.resamples < 10:
         raise EpamError(None, f"--resamples {args.resamples}: use at least 10 bootstrap resamples")
-    if args.out is not None and args.out.exists() and not args.out.is_file():
-        raise EpamError(args.out, "--out exists and is not a file")
+    if args.out is not None and args.out.exists() and not (args.out.is_file() and args.overwrite):
+        raise OutputError(args.out, "already exists; choose another --out or pass --overwrite (files only)")
     metadata = slices.read_metadata(args.metadata) if args.metadata else None
     inputs = ReportInputs(
         read_run(args.run),
