@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "epam_core.commands.train",
     "epam_core.commands.evaluate",
     "epam_core.commands.robustness",
+    "epam_core.commands.attention",
     "epam_core.commands.import_scores",
     "epam_core.commands.demo",
     "epam_core.commands.dashboard",

@@ -21,10 +21,16 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from epam_core.attention_eval import (
+    BodyGeometryDataset,
+    attention_grid,
+    forward_with_attention_variants,
+    measure_rows,
+)
+from epam_core.attention_measures_file import measures_frame, write_attention_measures
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import EPAMNetConfig
 from epam_core.data.class_names import class_names_from_arg
-from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
@@ -46,6 +52,7 @@ class Predictions:
     fused_logits: np.ndarray  # (S, K)
     spatial: np.ndarray  # (S, T, h, w) float16
     temporal: np.ndarray  # (S, T) float16
+    attention_measures: list[dict] | None = None  # attention_measures.parquet rows (BodyGeometryDataset)
 
     def frame(self, fusion_weights: tuple[float, float]):
         """The ``predictions.parquet`` table (fused logits as the model computed them)."""
@@ -74,11 +81,14 @@ def predict(
 ) -> Predictions:
     """Run ``model`` (in eval mode) over every sample of ``dataset``; every rank returns all predictions.
 
-    ``dataset[i]`` is ``(rgb (3, T, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``. Non-finite weights,
-    inputs or scores stop it with an ``EpamError`` naming ``model_path`` (the checkpoint) or the sample.
+    ``dataset[i]`` is ``(rgb (3, T, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``; a
+    ``BodyGeometryDataset`` adds the body's geometry, and then the predictions carry the attention measures.
+    Non-finite weights, inputs or scores stop it with an ``EpamError`` naming ``model_path`` (the checkpoint)
+    or the sample.
     """
     if (problem := nonfinite_weight(model.state_dict())) is not None:  # fused kernels could hide the NaN
         raise CheckpointError(model_path, f"the model's {problem}; refusing to evaluate it")
+    measure = isinstance(dataset, BodyGeometryDataset)
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
     loader = EpamLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
@@ -86,9 +96,13 @@ def predict(
     order: list[int] = []
     rows: list[tuple[Any, ...]] = []
     with tqdm(total=len(sampler), desc=desc, unit="clip", disable=not ctx.is_main) as bar:
-        for rgb, heatmaps, labels, ids in loader:
+        for rgb, heatmaps, labels, ids, *geometry in loader:
             check_inputs_finite(rgb, heatmaps, ids)
-            out = model(rgb.to(ctx.device), heatmaps.to(ctx.device))
+            if measure:  # the RGB head also without the attention (attention_eval.py)
+                forward = forward_with_attention_variants(model, rgb.to(ctx.device), heatmaps.to(ctx.device))
+                out, measures = forward.output, measure_rows(list(ids), forward, *geometry)
+            else:
+                out = model(rgb.to(ctx.device), heatmaps.to(ctx.device))
             check_scores_finite(out, ids, model_path)
             for j, sample_id in enumerate(ids):
                 order.append(next(indices))
@@ -101,13 +115,16 @@ def predict(
                         out.fused_logits[j].float().cpu().numpy(),
                         out.spatial_attention[j].cpu().numpy().astype(np.float16),  # (T, h, w)
                         out.temporal_attention[j].cpu().numpy().astype(np.float16),  # (T,)
+                        measures[j] if measure else None,
                     )
                 )
             bar.update(len(ids))
     rows = gather_by_index(ctx, order, rows)
     if len(rows) != len(dataset):
         raise RuntimeError(f"gathered {len(rows)} predictions for {len(dataset)} samples")
-    ids, labels, rgb, pose, fused, spatial, temporal = zip(*rows, strict=True) if rows else ([],) * 7
+    ids, labels, rgb, pose, fused, spatial, temporal, measures = (
+        zip(*rows, strict=True) if rows else ([],) * 8
+    )
     return Predictions(
         sample_ids=list(ids),
         labels=np.asarray(labels, dtype=np.int64),
@@ -116,6 +133,7 @@ def predict(
         fused_logits=np.stack(fused) if rows else np.zeros((0, 0), np.float32),
         spatial=np.stack(spatial) if rows else np.zeros((0, 0, 0, 0), np.float16),
         temporal=np.stack(temporal) if rows else np.zeros((0, 0), np.float16),
+        attention_measures=list(measures) if measure else None,
     )
 
 
@@ -253,7 +271,9 @@ def evaluate(
         (str(class_names_file), class_names_from_arg(class_names_file)),
     )
     videos = default_videos(annotation, videos)
-    dataset = PoseRGBDataset(anns, videos, config.input, split=split, train=False, class_names=class_names)
+    dataset = BodyGeometryDataset(
+        anns, videos, config.input, split=split, class_names=class_names, grid=attention_grid(config)
+    )
     log.info("evaluating %s on %d samples of %s (split %s)", checkpoint, len(dataset), annotation, split)
     preds = predict(
         loaded.model.to(ctx.device),
@@ -280,6 +300,7 @@ def evaluate(
         write_run(
             out, manifest, preds.frame(loaded.model.fusion_weights), preds.attention(), overwrite=overwrite
         )
+        write_attention_measures(out, measures_frame(preds.attention_measures))
         log.info("wrote %s: %s", out, summary(preds))
     return out
 
