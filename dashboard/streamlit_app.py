@@ -39,6 +39,12 @@ PAGES = [
     st.Page("app_pages/slices.py", title="Slices", icon=":material/view_column:", url_path="slices"),
     st.Page("app_pages/calibration.py", title="Calibration", icon=":material/speed:", url_path="calibration"),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/tune:", url_path="robustness"),
+    st.Page(
+        "app_pages/attention.py",
+        title="Attention",
+        icon=":material/center_focus_strong:",
+        url_path="attention",
+    ),
     st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
     st.Page("app_pages/analyze.py", title="Analyze a video", icon=":material/upload:", url_path="analyze"),
 ]

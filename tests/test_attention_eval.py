@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from epam_core.analysis.attention_measures import PARTS
+from epam_core.analysis.attention_report import attention_report
 from epam_core.attention_eval import (
     BodyGeometryDataset,
     attention_grid,
@@ -195,6 +196,15 @@ def test_evaluate_records_the_measures_and_attention_reproduces_them(tiny, tmp_p
     np.testing.assert_allclose(
         np.stack(first["rgb_none_logits"]), np.stack(second["rgb_none_logits"]), rtol=1e-5
     )
+    # `epam attention --json` prints the report's section of the run (no recomputation: the file is there)
+    result = subprocess.run(
+        [str(BIN / "epam"), "attention", "--run", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == attention_report(read_run(out))
+    assert set(json.loads(result.stdout)["rgb_top1"]) == {"model", "uniform", "none"}
 
 
 def test_a_stale_or_foreign_measures_file_is_refused(tiny, tmp_path):

@@ -226,3 +226,12 @@ def test_attention_shift_known_moves():
     assert same == pytest.approx({"tv_distance": 0.0, "centroid_shift": 0.0, "temporal_change": 0.0})
     half = noisy + clean  # half of the mass stays
     assert am.attention_shift(clean, np.ones(2), half, np.ones(2))["tv_distance"] == pytest.approx(1 / 3)
+
+
+def test_variant_scores_keep_the_models_top_classes():
+    logits = {"model": np.array([0.0, 3.0, 1.0]), "uniform": np.array([2.0, 0.0, 0.0]), "none": np.zeros(3)}
+    table = am.variant_scores(logits, ["a", "b", "c"], k=2)
+    assert table["class"].tolist() == ["b", "c"]
+    np.testing.assert_allclose(table["none"], [1 / 3, 1 / 3])
+    np.testing.assert_allclose(table["uniform"], np.exp([0.0, 0.0]) / (np.exp(2.0) + 2))
+    np.testing.assert_allclose(table["model"], np.exp([3.0, 1.0]) / np.exp([0.0, 3.0, 1.0]).sum())

@@ -68,3 +68,19 @@ def test_pose_accuracy_falls_as_joint_jitter_grows(run):
     level0 = table[(table["noise"] == "jitter_px") & (table["level"] == 0)]
     clean = run.predictions.set_index("sample_id").loc[level0["sample_id"], "pose_pred"].to_numpy()
     assert (level0["pose_pred"].to_numpy() == clean).all()  # level 0 is the plain evaluation
+
+
+def test_the_attention_claims_of_the_checkpoints_readme(run):
+    """checkpoints/README.md: the demo's attention is not on the body more than chance, and the RGB stream
+    with it is no worse than without. Skips until the run carries attention_measures.parquet (`epam attention
+    --run checkpoints/runs/demo_synthactions` adds it)."""
+    from epam_core.analysis.attention_report import attention_report
+
+    section = attention_report(run)
+    if section is None:
+        pytest.skip("the committed demo run has no attention_measures.parquet yet")
+    assert section["on_body"] < section["on_body_chance"], section
+    top1 = section["rgb_top1"]
+    assert top1["model"] == pytest.approx(summarize(RUN)["top1"]["rgb"])
+    assert top1["model"] >= top1["uniform"] >= top1["none"], top1
+    assert section["temporal_motion_corr"] < 0.1, section

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import attention_cache, state
 from epam_core.analysis import figures, live, metrics, overlay
 from epam_core.data.class_names import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
@@ -55,6 +55,16 @@ def live_panel() -> None:
             delta_arrow="off",
         )
     st.caption(f"Forward pass with noise: {elapsed * 1000:.0f} ms (cached levels are instant).")
+    clean = state.forward(str(run.path), sample_id, noise, 0.0, seed, clip, model, config)
+    moved = attention_cache.attention_moved(run, sample_id, clip, config, clean, result)
+    cols = st.columns(4)
+    cols[0].metric(
+        "attention moved (TV distance)", f"{moved['tv_distance']:.3f}", help="0: same map, 1: disjoint"
+    )
+    cols[1].metric("centre of attention moved", f"{moved['centroid_shift']:.2f} cells")
+    cols[2].metric("temporal attention change", f"{moved['temporal_change']:.3f}")
+    cols[3].metric("on the (clean) body: clean → noisy",
+                   f"{moved['on_body_clean'] * 100:.1f} → {moved['on_body_noisy'] * 100:.1f} %")  # fmt: skip
     frames = overlay.overlay_attention(clip.rgb_frames, result.spatial, 0.45)
     noisy = replace(clip, keypoint=result.keypoint, keypoint_score=result.keypoint_score)
     kp, score = live.rgb_keypoints(noisy, config.input.frame_stride)

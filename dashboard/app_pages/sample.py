@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import state
-from epam_core.analysis import figures, metrics, overlay, paper_figures
+from dashboard import attention_cache, state
+from epam_core.analysis import attention_figures, figures, metrics, overlay, paper_figures
+from epam_core.analysis import attention_measures as attention_measures_lib
 from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
 
@@ -46,6 +47,15 @@ for col, s in zip(cols[1:], STREAMS, strict=True):
         delta_arrow="off",
     )
 st.plotly_chart(figures.topk_bars(scores, f"Top-{k} scores in the run"), key="sample_topk")
+attention_measures = attention_cache.usable_measures(run)  # RGB with uniform / no attention, when recorded
+if attention_measures is not None:
+    variants = attention_cache.sample_variant_logits(run, attention_measures, sample_id)
+    st.plotly_chart(
+        attention_figures.rgb_variant_bars(
+            attention_measures_lib.variant_scores(variants, run.class_names, k)
+        ),
+        key="sample_rgb_variants",
+    )
 
 st.header("Frames, attention and skeleton")
 try:

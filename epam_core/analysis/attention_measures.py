@@ -251,6 +251,18 @@ def variant_top1(logits: dict[str, np.ndarray], labels: np.ndarray) -> dict[str,
     return {v: float((x[keep].argmax(axis=1) == labels[keep]).mean()) for v, x in logits.items()}
 
 
+def variant_scores(logits: dict[str, np.ndarray], class_names: list[str], k: int = 5) -> pd.DataFrame:
+    """One sample: the ``k`` best classes of the model's RGB logits (K,) and each variant's softmax probability
+    of them (columns ``class``, ``class_id``, ``model``, ``uniform``, ``none``)."""
+    order = np.argsort(-np.asarray(logits["model"], dtype=np.float64), kind="stable")[:k]
+    table = pd.DataFrame({"class": [class_names[i] for i in order], "class_id": order})
+    for variant, x in logits.items():
+        x = np.asarray(x, dtype=np.float64)
+        prob = np.exp(x - x.max())
+        table[variant] = (prob / prob.sum())[order]
+    return table
+
+
 def attention_gain_table(
     logits: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str]
 ) -> pd.DataFrame:

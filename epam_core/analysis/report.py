@@ -22,6 +22,7 @@ from epam_core.analysis import (
     statistics,
     tables,
 )
+from epam_core.analysis.attention_report import attention_figure_builders, attention_tables
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.analysis.run_report import PAIRS
 from epam_core.data.noise import NOISE_TYPES
@@ -39,13 +40,15 @@ MAX_SLICE_FIGURE_VALUES = 50  # a slice field with more values gets a table but 
 def run_tables(run: EvalRun, top_pairs: int = 20) -> dict[str, pd.DataFrame]:
     """summary (per stream), per_class, the fused stream's top confused pairs; for labelled runs also
     statistics (``96.1 ± 0.3`` cells of the bootstrap intervals and the McNemar p of fused vs each stream),
-    paired (McNemar tests), calibration, likely_label_errors and slices_<field> per metadata field."""
+    paired (McNemar tests), calibration, likely_label_errors and slices_<field> per metadata field; the
+    attention tables when the run has attention measures."""
     out = {
         "summary": metrics.stream_summary(run),
         "per_class": metrics.per_class_table(run),
         "confused_pairs": confusion.top_confused_pairs(
             metrics.stream_confusion(run, "fused"), run.class_names, top_pairs
         ),
+        **attention_tables(run),
     }
     if run.has_labels:
         out |= statistics_tables(run)
@@ -113,6 +116,7 @@ def run_figures(
             cm, run.class_names, order, title=f"{s} (row-normalised)", size=size
         )
     builders |= statistics_figures(run)
+    builders |= attention_figure_builders(run)
     if run.robustness is not None:
         for noise in sorted(run.robustness["noise"].unique()):
             curves = metrics.robustness_curves(run.robustness, noise)
@@ -170,7 +174,7 @@ def export_run(
             for name, build in run_figures(run).items():
                 fig_size = (
                     size
-                    if not name.startswith(("confusion", "per_class"))
+                    if not name.startswith(("confusion", "per_class", "attention"))
                     else FigureSize(max(size.width, size.height), max(size.width, size.height), size.dpi)
                 )
                 written += paper_figures.save_figure(build(fig_size), tmp / name, formats)

@@ -23,6 +23,8 @@ PERCENT_COLUMNS = (
 SCORE_COLUMNS = ("ece", "nll", "temperature", "ece_calibrated", "nll_calibrated", "min_prob", "rgb_prob",
                  "pose_prob", "fused_prob")  # fmt: skip  # shown with three decimals
 P_VALUE_COLUMNS = ("mcnemar_p", "p_vs_fused")  # shown with three significant digits, not one decimal
+# the attention tables: shares of the attention / of the crop, and RGB accuracies with and without attention
+ATTENTION_PERCENT = ("mass", "chance", "model", "uniform", "none", "gain_vs_uniform", "gain_vs_none")
 
 
 def to_csv(table: pd.DataFrame) -> str:
@@ -38,12 +40,20 @@ def to_latex(table: pd.DataFrame, caption: str = "", label: str = "", percent: b
         for col in PERCENT_COLUMNS:
             if col in shown and pd.api.types.is_numeric_dtype(shown[col]):  # not "96.1 ± 0.3" cells
                 shown[col] = shown[col] * 100
+        for col in shown.columns:
+            if (
+                col in ATTENTION_PERCENT or str(col).endswith(("_mass", "_chance"))
+            ) and pd.api.types.is_numeric_dtype(shown[col]):
+                shown[col] = shown[col] * 100
     for col in SCORE_COLUMNS:
         if col in shown and pd.api.types.is_numeric_dtype(shown[col]):
             shown[col] = ["--" if not np.isfinite(v) else f"{v:.3f}" for v in shown[col]]
     for col in P_VALUE_COLUMNS:
         if col in shown and pd.api.types.is_numeric_dtype(shown[col]):
             shown[col] = [p_cell(p) for p in shown[col]]
+    for col in shown.columns:
+        if str(col).endswith("ratio") and pd.api.types.is_numeric_dtype(shown[col]):  # attention / chance
+            shown[col] = ["--" if not np.isfinite(v) else f"{v:.2f}" for v in shown[col]]
     shown.columns = [str(c).replace("_", " ") for c in shown.columns]
     styler = shown.style.hide(axis="index").format(precision=1, na_rep="--")
     styler = styler.format_index(escape="latex", axis=1).format(escape="latex", precision=1, na_rep="--")
