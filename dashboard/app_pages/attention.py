@@ -42,7 +42,7 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 ratio = parts.set_index("part").loc["body", "ratio"]
 c1.metric(
     "attention on the body", pct(section["on_body"]), f"{ratio:.2f}× chance" if np.isfinite(ratio) else None,
@@ -52,12 +52,10 @@ corr = section["temporal_motion_corr"]
 c2.metric("temporal attention vs motion (mean r)", "–" if corr is None else f"{corr:+.2f}")
 top1 = section["rgb_top1"]
 c3.metric("RGB top-1 with the attention", pct(top1["model"]))
-if top1["model"] is not None:
-    c4.metric(
-        "… uniform / none", f"{pct(top1['uniform'])} / {pct(top1['none'])}",
-        f"{(top1['model'] - top1['uniform']) * 100:+.1f} / {(top1['model'] - top1['none']) * 100:+.1f} pp bought",
-        delta_color="off", delta_arrow="off",
-    )  # fmt: skip
+for col, variant in ((c4, "uniform"), (c5, "none")):
+    bought = None if top1["model"] is None else f"{(top1['model'] - top1[variant]) * 100:+.1f} pp bought"
+    col.metric(f"RGB top-1, {am.VARIANT_LABELS[variant]}", pct(top1[variant]), bought, delta_color="off",
+               delta_arrow="off")  # fmt: skip
 
 st.plotly_chart(attention_figures.part_ratio_bars(parts), key="att_parts")
 att_tables = attention_cache.tables(run, frame)

@@ -22,7 +22,12 @@ def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
 
 
 def part_ratio_bars(parts: pd.DataFrame, title: str = "Attention mass vs chance, per body part") -> go.Figure:
-    """Grouped bars: attention mass and chance (area share) per region (``attention_measures.part_table``)."""
+    """Grouped bars: attention mass and chance (area share) per region (``attention_measures.part_table``);
+    the ratio under each region's name."""
+    regions = [
+        f"{p}<br>{r:.2f}× chance" if np.isfinite(r) else p
+        for p, r in zip(parts["part"], parts["ratio"], strict=True)
+    ]
     fig = go.Figure()
     for column, name, colour in (
         ("mass", "attention", STREAM_COLOURS["rgb"]),
@@ -30,21 +35,12 @@ def part_ratio_bars(parts: pd.DataFrame, title: str = "Attention mass vs chance,
     ):
         fig.add_bar(
             name=name,
-            x=parts["part"],
+            x=regions,
             y=parts[column] * 100,
             marker_color=colour,
             text=[f"{v * 100:.1f}" for v in parts[column]],
             textposition="outside",
         )
-    ratio = [f"{r:.2f}× chance" if np.isfinite(r) else "" for r in parts["ratio"]]
-    fig.add_scatter(
-        x=parts["part"],
-        y=np.maximum(parts["mass"], parts["chance"]) * 100 * 1.18,
-        mode="text",
-        text=ratio,
-        showlegend=False,
-        hoverinfo="skip",
-    )
     return _layout(fig, title, barmode="group", yaxis={"title": "share of the attention / of the crop (%)"})
 
 
@@ -99,10 +95,12 @@ def attention_gain_bars(
 def rgb_variant_bars(
     probs: pd.DataFrame, title: str = "RGB scores with and without the attention"
 ) -> go.Figure:
-    """Horizontal bars, one group per class (rows of ``probs``: column ``class`` and one probability column
-    per variant), the three variants side by side."""
-    fig = go.Figure()
-    for variant in VARIANTS:
+    """Three panels side by side (the model's attention, uniform, none), each with horizontal bars of the
+    same classes (rows of ``probs``: column ``class`` and one probability column per variant)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(VARIANTS), subplot_titles=[VARIANT_LABELS[v] for v in VARIANTS])
+    for col, variant in enumerate(VARIANTS, start=1):
         fig.add_bar(
             name=VARIANT_LABELS[variant],
             y=probs["class"][::-1],
@@ -111,16 +109,12 @@ def rgb_variant_bars(
             marker_color=VARIANT_COLOURS[variant],
             text=[f"{p:.2f}" for p in probs[variant][::-1]],
             textposition="auto",
+            showlegend=False,
+            row=1,
+            col=col,
         )
-    return _layout(
-        fig,
-        title,
-        barmode="group",
-        height=120 + 60 * len(probs),
-        xaxis={"range": [0, 1], "title": "probability"},
-        legend={"orientation": "h", "y": -0.25},
-        margin={"l": 10, "r": 10, "t": 60, "b": 30},
-    )
+        fig.update_xaxes(range=[0, 1], row=1, col=col)
+    return _layout(fig, title, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 30})
 
 
 def temporal_vs_motion(
