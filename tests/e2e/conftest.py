@@ -81,12 +81,14 @@ def start_server(runs: Path, log: Path) -> tuple[subprocess.Popen, str, float]:
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from test_dashboard_attention import constructed_measures
     from test_dashboard_fixture import make_run
     from test_slices import make_ntu_run
 
     root = tmp_path_factory.mktemp("e2e-runs")
     make_run(root)
     make_ntu_run(root / "slices_ntu")  # NTU sample ids, for the Slices page (listed after "run")
+    constructed_measures(root / "run")  # the Attention page and the Sample page's RGB variants
     return root
 
 
