@@ -1,22 +1,22 @@
 """Cached attention measures for the dashboard pages (Attention, Sample, Robustness).
 
-The measures file is read once per run and modification time (of it and of the predictions it must match);
-the body geometry of a live clip is computed once per sample.
+Everything is keyed by ``state.run_key`` (the run directory and the latest change of its files, the measures
+file included); the body geometry of a live clip is computed once per sample.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.state import RunKey, run_key
 from epam_core.analysis import attention_measures as am
-from epam_core.attention_measures_file import ATTENTION_MEASURES, read_attention_measures
+from epam_core.attention_measures_file import read_attention_measures
 from epam_core.errors import EpamError
-from epam_core.runs import PREDICTIONS, EvalRun
+from epam_core.runs import EvalRun
 
 if TYPE_CHECKING:
     from epam_core.analysis.live import LiveResult
@@ -24,20 +24,14 @@ if TYPE_CHECKING:
     from epam_core.data.pipeline import Clip
 
 
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime if path.exists() else 0.0
-
-
 @st.cache_data(max_entries=8, show_spinner="Reading the attention measures…")
-def _measures(run_path: str, mtime: float, predictions_mtime: float, _run: EvalRun) -> pd.DataFrame | None:
+def _measures(key: RunKey, _run: EvalRun) -> pd.DataFrame | None:
     return read_attention_measures(_run)
 
 
 def measures(run: EvalRun) -> pd.DataFrame | None:
     """The run's ``attention_measures.parquet`` (None when absent); raises ``RunError`` when it does not fit."""
-    return _measures(
-        str(run.path.resolve()), _mtime(run.path / ATTENTION_MEASURES), _mtime(run.path / PREDICTIONS), run
-    )
+    return _measures(run_key(run), run)
 
 
 def usable_measures(run: EvalRun) -> pd.DataFrame | None:
@@ -50,7 +44,7 @@ def usable_measures(run: EvalRun) -> pd.DataFrame | None:
 
 
 @st.cache_data(max_entries=8, show_spinner="Aggregating the attention measures…")
-def _tables(run_path: str, mtime: float, _run: EvalRun, _measures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _tables(key: RunKey, _run: EvalRun, _measures: pd.DataFrame) -> dict[str, pd.DataFrame]:
     from epam_core.analysis.attention_report import attention_tables
 
     return attention_tables(_run, _measures)
@@ -58,12 +52,12 @@ def _tables(run_path: str, mtime: float, _run: EvalRun, _measures: pd.DataFrame)
 
 def tables(run: EvalRun, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """``attention_report.attention_tables`` of the run (cached)."""
-    return _tables(str(run.path.resolve()), _mtime(run.path / ATTENTION_MEASURES), run, frame)
+    return _tables(run_key(run), run, frame)
 
 
 def sample_variant_logits(run: EvalRun, frame: pd.DataFrame, sample_id: str) -> dict[str, np.ndarray]:
     """One sample's RGB logits (K,) with the model's, uniform and no attention."""
-    i = int(np.flatnonzero(run.sample_ids == sample_id)[0])
+    i = run.index_of(sample_id)
     return {
         "model": run.logits("rgb")[i],
         "uniform": np.asarray(frame["rgb_uniform_logits"].iloc[i], dtype=np.float32),
@@ -73,7 +67,7 @@ def sample_variant_logits(run: EvalRun, frame: pd.DataFrame, sample_id: str) -> 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _geometry(
-    run_path: str, mtime: float, sample_id: str, _clip: Clip, _config: EPAMNetConfig
+    key: RunKey, sample_id: str, _clip: Clip, _config: EPAMNetConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     from epam_core.attention_eval import attention_grid, clip_geometry
 
@@ -85,7 +79,7 @@ def attention_moved(
 ) -> dict[str, float]:
     """How far the noisy skeleton moved the attention (``attention_shift``), and the share of each pass's
     spatial attention on the clean body (``on_body_clean`` / ``on_body_noisy``)."""
-    coverage, motion = _geometry(str(run.path), _mtime(run.path / PREDICTIONS), sample_id, clip, config)
+    coverage, motion = _geometry(run_key(run), sample_id, clip, config)
     shift = am.attention_shift(clean.spatial, clean.temporal, noisy.spatial, noisy.temporal)
     for name, result in (("clean", clean), ("noisy", noisy)):
         shift[f"on_body_{name}"] = am.sample_measures(result.spatial, result.temporal, coverage, motion)[

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from epam_core.analysis.attention_measures import MEASURE_COLUMNS
 from epam_core.errors import RunError
-from epam_core.runs import MANIFEST, EvalRun, atomic_write_file, stack_logits
+from epam_core.runs import MANIFEST, EvalRun, atomic_write_file
 
 ATTENTION_MEASURES = "attention_measures.parquet"
 LOGIT_COLUMNS = ("rgb_uniform_logits", "rgb_none_logits")
-COLUMNS = ("sample_id", *MEASURE_COLUMNS, "motion", *LOGIT_COLUMNS)
+LIST_COLUMNS = ("motion", *LOGIT_COLUMNS)
+COLUMNS = ("sample_id", *MEASURE_COLUMNS, *LIST_COLUMNS)
 
 
 def measures_frame(rows: list[dict]) -> pd.DataFrame:
@@ -51,16 +54,29 @@ def read_attention_measures(run: EvalRun) -> pd.DataFrame | None:
     if not path.exists():
         return None
     try:
-        frame = pd.read_parquet(path)
+        table = pq.read_table(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise RunError(path, f"cannot be read as parquet ({type(err).__name__}: {err})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
+    missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise RunError(path, f"lacks the columns {', '.join(missing)}")
+    frame = table.select([c for c in COLUMNS if c not in LIST_COLUMNS]).to_pandas()
     if not np.array_equal(frame["sample_id"].to_numpy(dtype=str), run.sample_ids):
         raise RunError(path, "lists other samples (or another order) than predictions.parquet: a stale file?")
-    for col in LOGIT_COLUMNS:
-        logits = stack_logits(frame[col])
-        if len(frame) and logits.shape[1] != run.num_classes:
-            raise RunError(path, f"{col} have {logits.shape[1]} classes, the run has {run.num_classes}")
+    for col in LIST_COLUMNS:
+        values = _rows(path, col, table.column(col), 0 if col == "motion" else run.num_classes)
+        frame[col] = list(values)  # (S, n) -> one read-only row view per sample
     return frame
+
+
+def _rows(path: Path, name: str, column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A list column of equal-length rows -> (S, n) float32 (``width`` > 0: n must be it)."""
+    lists = column.combine_chunks()
+    lengths = np.diff(lists.offsets.to_numpy()) if len(lists) else np.zeros(0, np.int64)
+    n = int(lengths[0]) if len(lengths) else max(width, 0)
+    if (lengths != n).any() or (width and n != width):
+        raise RunError(path, f"{name} must have {width or n} values in every row")
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    out = values.reshape(len(lists), n)
+    out.flags.writeable = False
+    return out

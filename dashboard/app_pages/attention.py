@@ -73,8 +73,8 @@ else:
     st.info("This run has no labels: the accuracy the attention buys needs labels.")
 
 st.header("One sample")
-sample_id = state.synced_selectbox("Sample", list(run.sample_ids), "sample_id")
-row = frame.set_index("sample_id").loc[sample_id]
+sample_id = state.sample_picker(run)
+row = frame.iloc[run.index_of(sample_id)]  # the measures are in the order of the run
 left, right = st.columns([2, 1])
 with left:
     if run.attention is not None:

@@ -55,7 +55,7 @@ def live_panel() -> None:
             delta_arrow="off",
         )
     st.caption(f"Forward pass with noise: {elapsed * 1000:.0f} ms (cached levels are instant).")
-    clean = state.forward(str(run.path), sample_id, noise, 0.0, seed, clip, model, config)
+    clean = state.forward(state.model_key(run), sample_id, noise, 0.0, seed, clip, model, config)
     moved = attention_cache.attention_moved(run, sample_id, clip, config, clean, result)
     cols = st.columns(4)
     cols[0].metric(
