@@ -2,7 +2,8 @@
 workers) and the two extra RGB-head passes per batch (uniform and no attention), next to a plain forward.
 
 Run: ``.venv/bin/python benchmarks/bench_attention_measures.py [--repeats 10]``. Prints Markdown tables
-(median wall time; the forward passes interleaved, median and best of N).
+(median wall time; the forward passes interleaved, median and best of N), and `predict` over the demo's
+test split with and without the measures when the SynthActions data are there.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from epam_core.analysis.attention_measures import BodyShape, body_part_coverage, sample_measures
-from epam_core.attention_eval import attention_grid, forward_with_attention_variants
+from epam_core.attention_eval import BodyGeometryDataset, attention_grid, forward_with_attention_variants
+from epam_core.checkpoint import load_model
 from epam_core.config import build_config
+from epam_core.data.dataset import PoseRGBDataset
+from epam_core.distributed import DistContext
+from epam_core.evaluation import predict
 from epam_core.models import build_model
 
 PERSON = np.array(
@@ -38,6 +44,11 @@ def _median_ms(repeats: int, fn, *args) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--data", default="data/synthactions/synthactions.pkl", help="also time `predict` (if present)"
+    )
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--checkpoint", default="checkpoints/epam_demo.pt")
     args = parser.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -81,6 +92,27 @@ def main() -> None:
             f"| {preset} | {batch} | {np.median(plain):.0f} (best {min(plain):.0f}) "
             f"| {np.median(variants):.0f} (best {min(variants):.0f}) |"
         )
+    if args.data and Path(args.data).is_file():
+        print(f"\n| `predict` over {args.data} ({args.split}), batch 16, 0 workers | clips / s |")
+        print("|---|---|")
+        model = load_model(args.checkpoint)
+        config = model.config
+        plain = PoseRGBDataset(args.data, Path(args.data).parent / "videos", config.input, split=args.split)
+        measured = BodyGeometryDataset(
+            args.data,
+            Path(args.data).parent / "videos",
+            config.input,
+            split=args.split,
+            grid=attention_grid(config),
+        )
+        rates = {"without the measures": [], "with the measures (`epam evaluate`)": []}
+        for _ in range(2):  # interleaved
+            for name, dataset in zip(rates, (plain, measured), strict=True):
+                start = time.perf_counter()
+                predict(model, dataset, DistContext(), batch_size=16, workers=0, desc="bench")
+                rates[name].append(len(dataset) / (time.perf_counter() - start))
+        for name, values in rates.items():
+            print(f"| {name} | {max(values):.1f} (runs: {', '.join(f'{v:.1f}' for v in values)}) |")
 
 
 if __name__ == "__main__":

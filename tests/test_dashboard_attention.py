@@ -60,9 +60,7 @@ def test_attention_page_shows_the_run_and_class_aggregates(runs):
     assert not at.error
     assert metric(at, "attention on the body") == f"{section['on_body'] * 100:.1f} %"
     assert metric(at, "RGB top-1 with the attention") == f"{section['rgb_top1']['model'] * 100:.1f} %"
-    assert (
-        metric(at, "RGB top-1, uniform (mean) attention") == f"{section['rgb_top1']['uniform'] * 100:.1f} %"
-    )
+    assert metric(at, "RGB top-1, uniform attention") == f"{section['rgb_top1']['uniform'] * 100:.1f} %"
     assert metric(at, "RGB top-1, no attention") == f"{section['rgb_top1']['none'] * 100:.1f} %"
     assert metric(at, "temporal attention vs motion (mean r)") == f"{section['temporal_motion_corr']:+.2f}"
     heatmap = next(s for s in plotly_specs(at) if "per class and body part" in s["layout"]["title"]["text"])

@@ -14,6 +14,8 @@ from epam_core.analysis.attention_report import attention_figure_builders
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.errors import EpamError
 
+SHORT_LABELS = {"uniform": "uniform attention", "none": "no attention"}
+
 run = state.require_run()
 st.title("Attention")
 st.caption(
@@ -54,7 +56,7 @@ top1 = section["rgb_top1"]
 c3.metric("RGB top-1 with the attention", pct(top1["model"]))
 for col, variant in ((c4, "uniform"), (c5, "none")):
     bought = None if top1["model"] is None else f"{(top1['model'] - top1[variant]) * 100:+.1f} pp bought"
-    col.metric(f"RGB top-1, {am.VARIANT_LABELS[variant]}", pct(top1[variant]), bought, delta_color="off",
+    col.metric(f"RGB top-1, {SHORT_LABELS[variant]}", pct(top1[variant]), bought, delta_color="off",
                delta_arrow="off")  # fmt: skip
 
 st.plotly_chart(attention_figures.part_ratio_bars(parts), key="att_parts")

@@ -124,20 +124,33 @@ def body_part_coverage(
     s = shape.supersample
     ys = (np.arange(h * s, dtype=np.float32) + 0.5) / s  # sample centres in grid coordinates
     xs = (np.arange(w * s, dtype=np.float32) + 0.5) / s
-    points = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (Q = h*s * w*s, 2) as (x, y)
+    points = np.stack(np.meshgrid(xs, ys), axis=-1)  # (h*s, w*s, 2) as (x, y)
     scale = float(max(h, w))  # radii are fractions of the crop side
+    reach = max(shape.limb_radius, shape.head_radius, shape.hand_radius) * scale
     neck = (keypoint[:, :, L_SHOULDER] + keypoint[:, :, R_SHOULDER]) / 2  # (M, T, 2)
     kp = np.concatenate([keypoint, neck[:, :, None]], axis=2)  # (M, T, V + 1, 2): index -1 is the neck base
     ok = np.concatenate([scored, scored[:, :, [L_SHOULDER]] & scored[:, :, [R_SHOULDER]]], axis=2)
     t = kp.shape[1]
     coverage = np.zeros((t, len(PARTS), h, w), dtype=np.float32)
-    for f in range(t):  # one frame at a time keeps the (M, S, Q) distances in cache
-        shown = ok[:, f, :-1].any(axis=1)  # persons with a scored joint
-        if not shown.any():
-            continue
-        nearest = _nearest_part(points, kp[shown, f], ok[shown, f], shape, scale)  # (P, Q)
+    for f in range(t):
+        nearest = np.full((len(PARTS), h * s, w * s), np.inf, dtype=np.float32)
+        for person in np.flatnonzero(ok[:, f, :-1].any(axis=1)):  # persons with a scored joint
+            # only the samples within reach of the person's joints: the distances stay small and in cache
+            drawn = kp[person, f][ok[person, f]]  # (J, 2)
+            (c0, r0), (c1, r1) = drawn.min(axis=0) - reach, drawn.max(axis=0) + reach
+            rows = slice(max(0, int(np.floor(r0 * s))), max(0, min(h * s, int(np.ceil(r1 * s)))))
+            cols = slice(max(0, int(np.floor(c0 * s))), max(0, min(w * s, int(np.ceil(c1 * s)))))
+            window = points[rows, cols]  # (r, c, 2)
+            if window.size == 0:
+                continue
+            dist = _nearest_part(
+                window.reshape(-1, 2), kp[person, f][None], ok[person, f][None], shape, scale
+            )
+            nearest[:, rows, cols] = np.minimum(
+                nearest[:, rows, cols], dist.reshape(len(PARTS), *window.shape[:2])
+            )
         part, on_body = nearest.argmin(axis=0), nearest.min(axis=0) <= 0  # ties: the first part in PARTS
-        hit = on_body & (part == np.arange(len(PARTS))[:, None])  # (P, Q)
+        hit = on_body & (part == np.arange(len(PARTS))[:, None, None])  # (P, h*s, w*s)
         coverage[f] = hit.reshape(len(PARTS), h, s, w, s).mean(axis=(2, 4), dtype=np.float32)  # (P, h, w)
     return coverage
 
