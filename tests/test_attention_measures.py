@@ -235,3 +235,25 @@ def test_variant_scores_keep_the_models_top_classes():
     np.testing.assert_allclose(table["none"], [1 / 3, 1 / 3])
     np.testing.assert_allclose(table["uniform"], np.exp([0.0, 0.0]) / (np.exp(2.0) + 2))
     np.testing.assert_allclose(table["model"], np.exp([3.0, 1.0]) / np.exp([0.0, 3.0, 1.0]).sum())
+
+
+def test_drawn_areas_are_those_of_discs_and_capsules():
+    """Only the nose scored: a head disc of area pi r^2; one forearm: a capsule 2 r L + pi r^2 (grid cells)."""
+    grid, shape = (8, 8), BodyShape(supersample=16)
+    kp = np.zeros((1, 1, 17, 2), np.float32)
+    score = np.zeros((1, 1, 17), np.float32)
+    kp[0, 0, 0], score[0, 0, 0] = (3.3, 4.1), 1.0
+    coverage = am.body_part_coverage(kp, score, grid, shape)
+    r = shape.head_radius * grid[0]
+    assert coverage[0, PARTS.index("head")].sum() == pytest.approx(np.pi * r**2, rel=0.03)
+    assert coverage[0].sum() == pytest.approx(coverage[0, PARTS.index("head")].sum())
+    score[0, 0, 0] = 0.0
+    kp[0, 0, 7], kp[0, 0, 9] = (2.0, 2.0), (5.0, 6.0)  # left elbow -> left wrist: length 5 cells
+    score[0, 0, [7, 9]] = 1.0
+    arms = am.body_part_coverage(kp, score, grid, shape)[0, PARTS.index("arms")].sum()
+    r_limb, r_hand = shape.limb_radius * grid[0], shape.hand_radius * grid[0]
+    # the strip (half-width r_limb) with a half disc at the elbow, and the hand disc at the wrist, less the
+    # part of the hand disc inside the strip (circle-strip intersection, halved)
+    overlap = r_limb * np.sqrt(r_hand**2 - r_limb**2) + r_hand**2 * np.arcsin(r_limb / r_hand)
+    union = 2 * r_limb * 5.0 + np.pi * r_limb**2 / 2 + np.pi * r_hand**2 - overlap
+    assert arms == pytest.approx(union, rel=0.02)
