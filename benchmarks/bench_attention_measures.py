@@ -41,6 +41,13 @@ def _median_ms(repeats: int, fn, *args) -> float:
     return 1000 * float(np.median(times))
 
 
+def _extra_heads(model, feats: torch.Tensor, attention: torch.Tensor) -> None:
+    """What ``forward_with_attention_variants`` adds to a forward pass: the head on uniform and on no attention."""
+    uniform = attention.mean(dim=(1, 2, 3, 4), keepdim=True)
+    model.rgb_cls_head(feats + feats * uniform)
+    model.rgb_cls_head(feats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=10)
@@ -75,8 +82,11 @@ def main() -> None:
                 print(
                     f"| {preset} | {t} x {grid[0]}x{grid[1]} | {persons} | {supersample} | {geometry:.2f} | {measures:.2f} |"
                 )
-    print("\n| preset | batch | model(rgb, pose) (ms) | with the uniform and no-attention heads (ms) |")
-    print("|---|---|---|---|")
+    print(
+        "\n| preset | batch | model(rgb, pose) (ms) | with the uniform and no-attention heads (ms) "
+        "| the two extra heads alone (ms) |"
+    )
+    print("|---|---|---|---|---|")
     for preset, batch in (("demo", 8), ("paper", 1)):
         model = build_model(preset).eval()
         cfg = model.config.input
@@ -88,9 +98,12 @@ def main() -> None:
             for _ in range(args.repeats):  # interleaved, so that a load change hits both alike
                 plain.append(_median_ms(1, model, rgb, pose))
                 variants.append(_median_ms(1, forward_with_attention_variants, model, rgb, pose))
+            feats = model.rgb_backbone(rgb)  # (N, T, C, h, w)
+            attention = torch.rand(batch, cfg.rgb_frames, 1, *feats.shape[-2:])
+            heads = _median_ms(args.repeats, _extra_heads, model, feats, attention)
         print(
             f"| {preset} | {batch} | {np.median(plain):.0f} (best {min(plain):.0f}) "
-            f"| {np.median(variants):.0f} (best {min(variants):.0f}) |"
+            f"| {np.median(variants):.0f} (best {min(variants):.0f}) | {heads:.2f} |"
         )
     if args.data and Path(args.data).is_file():
         print(f"\n| `predict` over {args.data} ({args.split}), batch 16, 0 workers | clips / s |")
