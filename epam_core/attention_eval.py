@@ -169,7 +169,10 @@ def measure_run(run_dir: str | Path, *, batch_size: int = 8, workers: int = 2, c
     synth = (run.manifest.get("dataset") or {}).get("synth")
     if not source.annotation.is_file() and synth:
         from epam_core.data.synth import generate_synthactions
+        from epam_core.data.synth.generate import regeneration_refusal
 
+        if (refusal := regeneration_refusal(source.annotation, source.videos, synth)) is not None:
+            raise DataError(run.path / MANIFEST, refusal)  # never a user's folder
         log.info("regenerating the run's SynthActions data into %s", source.annotation.parent)
         generate_synthactions(source.annotation.parent, **synth, overwrite=True)
     if not source.annotation.is_file():
@@ -188,7 +191,13 @@ def measure_run(run_dir: str | Path, *, batch_size: int = 8, workers: int = 2, c
     if [a["frame_dir"] for a in dataset.samples] != list(run.sample_ids):
         raise RunError(run.path, f"its samples are not those of {source.annotation} (split changed?)")
     preds = predict(
-        loaded.model.to(ctx.device), dataset, ctx, batch_size=batch_size, workers=workers, desc="attention"
+        loaded.model.to(ctx.device),
+        dataset,
+        ctx,
+        batch_size=batch_size,
+        workers=workers,
+        desc="attention",
+        model_path=checkpoint,
     )
     stored = run.logits("rgb")
     if len(stored) and np.abs(preds.rgb_logits - stored).max() > 1e-3 * max(1.0, float(np.abs(stored).max())):
