@@ -62,7 +62,7 @@ def test_attention_page_shows_the_run_and_class_aggregates(runs):
     assert metric(at, "RGB top-1 with the attention") == f"{section['rgb_top1']['model'] * 100:.1f} %"
     assert metric(at, "RGB top-1, uniform attention") == f"{section['rgb_top1']['uniform'] * 100:.1f} %"
     assert metric(at, "RGB top-1, no attention") == f"{section['rgb_top1']['none'] * 100:.1f} %"
-    assert metric(at, "temporal attention vs motion (mean r)") == f"{section['temporal_motion_corr']:+.2f}"
+    assert metric(at, "temporal vs motion (mean r)") == f"{section['temporal_motion_corr']:+.2f}"
     heatmap = next(s for s in plotly_specs(at) if "per class and body part" in s["layout"]["title"]["text"])
     expected = am.class_part_table(frame, run.labels, run.class_names)
     log_ratio = np.log2(expected[[f"{r}_ratio" for r in ("body", *am.PARTS)]].to_numpy())

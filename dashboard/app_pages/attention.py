@@ -51,7 +51,7 @@ c1.metric(
     delta_color="off", delta_arrow="off", help=f"chance (the body's share of the crop): {pct(section['on_body_chance'])}",
 )  # fmt: skip
 corr = section["temporal_motion_corr"]
-c2.metric("temporal attention vs motion (mean r)", "–" if corr is None else f"{corr:+.2f}")
+c2.metric("temporal vs motion (mean r)", "–" if corr is None else f"{corr:+.2f}")
 top1 = section["rgb_top1"]
 c3.metric("RGB top-1 with the attention", pct(top1["model"]))
 for col, variant in ((c4, "uniform"), (c5, "none")):
