@@ -30,6 +30,7 @@ from epam_core.config import EPAMNetConfig, InputConfig
 from epam_core.data.crop import keypoints_to_box
 from epam_core.data.dataset import PoseRGBDataset, find_video
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
+from epam_core.distributed import DistContext
 from epam_core.models.epam_net import EPAMNet, EPAMOutput
 from epam_core.models.stream_parallel import can_split, run_split
 
@@ -138,14 +139,15 @@ def measure_rows(
     return rows
 
 
-def measure_run(run_dir: str | Path, *, batch_size: int = 8, workers: int = 2, ctx=None) -> Path:
+def measure_run(
+    run_dir: str | Path, *, batch_size: int = 8, workers: int = 2, ctx: DistContext | None = None
+) -> Path:
     """Compute the attention measures of an existing run with its own checkpoint and data, and add
     ``attention_measures.parquet`` to it (rank 0 writes). The checkpoint must reproduce the run's logits."""
     from epam_core.analysis import live
     from epam_core.attention_measures_file import measures_frame, write_attention_measures
     from epam_core.checkpoint import load_checkpoint
     from epam_core.data.pyskl import load_annotations
-    from epam_core.distributed import DistContext
     from epam_core.errors import CheckpointError, DataError, RunError
     from epam_core.evaluation import predict, sha256
     from epam_core.runs import MANIFEST, read_run
