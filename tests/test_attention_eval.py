@@ -236,3 +236,25 @@ def test_cli_attention_errors_exit_2(tmp_path):
     )
     assert result.returncode == 2
     assert "nope" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_epam_report_carries_the_attention_section(tmp_path, capsys):
+    from test_dashboard_attention import constructed_measures
+    from test_dashboard_fixture import make_run
+
+    from epam_core import cli
+
+    run_dir = make_run(tmp_path)
+    assert cli.main(["report", "--run", str(run_dir), "--json", "--resamples", "10"]) == 0
+    assert "attention" not in json.loads(capsys.readouterr().out)  # no measures, no section
+    constructed_measures(run_dir)
+    assert cli.main(["report", "--run", str(run_dir), "--json", "--resamples", "10"]) == 0
+    section = json.loads(capsys.readouterr().out)["attention"]
+    assert section == attention_report(read_run(run_dir))
+    assert set(section) == {"on_body", "on_body_chance", "parts", "temporal_motion_corr", "rgb_top1"}
+    assert {p: set(v) for p, v in section["parts"].items()} == {p: {"mass", "chance"} for p in PARTS}
+    assert set(section["rgb_top1"]) == {"model", "uniform", "none"}
+    assert all(0 <= section[k] <= 1 for k in ("on_body", "on_body_chance"))
+    assert cli.main(["report", "--run", str(run_dir), "--resamples", "10"]) == 0
+    text = capsys.readouterr().out
+    assert "attention:" in text and f"with the attention {section['rgb_top1']['model'] * 100:.1f} %" in text

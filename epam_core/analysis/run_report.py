@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from epam_core.analysis import calibration, label_errors, slices, statistics
+from epam_core.analysis.attention_report import attention_report, format_attention_report
 from epam_core.errors import RunError
 from epam_core.runs import STREAMS, EvalRun
 
@@ -205,6 +206,12 @@ def fusion_outcomes_section(inputs: ReportInputs) -> dict[str, Any] | None:
     return out
 
 
+def attention_report_section(inputs: ReportInputs) -> dict[str, Any] | None:
+    """Where the attention falls and what it buys (``attention_report.attention_report``); None when the run
+    has no ``attention_measures.parquet``."""
+    return attention_report(inputs.run)
+
+
 Section = Callable[[ReportInputs], Any]
 SECTIONS: dict[str, Section] = {
     "run": run_section,
@@ -215,6 +222,7 @@ SECTIONS: dict[str, Section] = {
     "slices": slices_section,
     "likely_label_errors": likely_label_errors_section,
     "fusion": fusion_outcomes_section,
+    "attention": attention_report_section,
 }
 
 
@@ -310,6 +318,12 @@ def render_text(report: dict[str, Any]) -> str:
                 f"fusion {name}: {f['count']}"
                 + (f" (e.g. {', '.join(f['samples'][:5])})" if f["samples"] else "")
             )
+    if "attention" in report:
+        lines += [
+            "",
+            "attention:",
+            *(f"  {line}" for line in format_attention_report(report["attention"]).split("\n")),
+        ]
     for name, value in report.items():
         if name not in SECTIONS:
             lines += ["", f"{name}: {value}"]

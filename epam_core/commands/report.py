@@ -14,8 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="statistics of a run: bootstrap CIs, McNemar tests, calibration, slices, likely label errors",
         description=(
             "Prints a readable summary, or with --json a JSON object with the sections run, streams, paired, "
-            "compare (with --compare), calibration, slices, likely_label_errors and fusion. Accuracies are "
-            "fractions in [0, 1]."
+            "compare (with --compare), calibration, slices, likely_label_errors, fusion and attention (when the run "
+            "has attention measures). Accuracies are fractions in [0, 1]."
         ),
     )
     p.add_argument("--run", type=Path, required=True, help="evaluation run directory")

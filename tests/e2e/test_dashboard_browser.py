@@ -13,7 +13,17 @@ from epam_core.analysis import confusion
 from epam_core.runs import read_run
 
 pytestmark = pytest.mark.browser
-PAGES = ["overview", "confusion", "sample", "statistics", "slices", "calibration", "robustness", "attention", "export"]
+PAGES = [
+    "overview",
+    "confusion",
+    "sample",
+    "statistics",
+    "slices",
+    "calibration",
+    "robustness",
+    "attention",
+    "export",
+]
 URLS = {"overview": "", "slices": "slices?run=slices_ntu"}  # the default page lives at the root URL
 
 
