@@ -136,5 +136,10 @@ def test_robustness_page_says_how_far_the_attention_moved(runs):
 
 def test_export_page_offers_the_attention_figures_and_tables(runs):
     at = app("export")
-    figures_per_run = 3 + 3 + 1 + 2  # accuracy, fusion, per-class; 3 confusions; 1 robustness; 2 attention
-    assert len(at.get("download_button")) == figures_per_run * 3 + (3 + 3) * 2
+    names = [m.value for m in at.markdown]
+    assert any("attention_parts" in n for n in names) and any("attention_gain" in n for n in names)
+    # the fixture run's export (tests/test_dashboard_pages.py) plus 2 attention figures x 3 formats and
+    # 3 attention tables x (CSV, LaTeX)
+    figures_per_run = 3 + 3 + 2 + 1 + 2
+    tables_per_run = 3 + 4 + 3
+    assert len(at.get("download_button")) == figures_per_run * 3 + tables_per_run * 2
