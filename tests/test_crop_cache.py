@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from epam_core import cli
+from epam_core.analysis import live
 from epam_core.checkpoint import save_checkpoint
 from epam_core.config import InputConfig, build_config
 from epam_core.data.crop_cache import CropCache, prepare_cache
@@ -74,7 +75,7 @@ def test_evaluating_from_the_cache_gives_the_same_logits(tiny, tmp_path):
     assert cached_run.sample_ids.tolist() == videos_run.sample_ids.tolist()
     for stream in ("rgb", "pose", "fused"):
         np.testing.assert_array_equal(cached_run.logits(stream), videos_run.logits(stream))
-    assert cached_run.resolve(cached_run.manifest["dataset"]["crop_cache"]) == test_cache.resolve()
+    assert live.sample_source(cached_run).crop_cache == test_cache.resolve()  # what the Sample page reads
     assert "crop_cache" not in videos_run.manifest["dataset"]
 
 
