@@ -188,8 +188,13 @@ class _PrepareDataset(Dataset):
     """Writes one clip's cache file per item (in a DataLoader worker); returns whether it was written."""
 
     def __init__(
-        self, samples: Sequence[dict[str, Any]], video_root: Path, out: Path, input_cfg, frames: str
-    ):
+        self,
+        samples: Sequence[dict[str, Any]],
+        video_root: Path,
+        out: Path,
+        input_cfg: InputConfig,
+        frames: str,
+    ) -> None:
         self.samples, self.video_root, self.out = list(samples), video_root, out
         self.input_cfg, self.frames = input_cfg, frames
 

@@ -103,7 +103,7 @@ def read_frames(path: str | Path, indices: Sequence[int] | np.ndarray) -> np.nda
         plan = _sparse_plan(stream, packets, wanted, path)
         decoded = _decode_sparse(stream, packets, plan) if plan is not None else None
         if decoded is None:  # not H.264, a stream the planner does not model, or the plan did not hold
-            decoded = _decode_all(container, stream, packets, wanted, path)
+            decoded = _decode_all(stream, packets, wanted, path)
     except av.FFmpegError as err:
         raise DataError(path, f"cannot be decoded ({err})") from None
     finally:
@@ -133,8 +133,8 @@ def _sparse_plan(stream, packets: list, wanted: list[int], path: str | Path) -> 
     if stream.codec_context.name != "h264":
         return None
     pts = [p.pts for p in packets]
-    if None in pts or len(set(pts)) != len(pts):
-        return None
+    if None in pts or len(set(pts)) != len(pts) or any(p.is_discard for p in packets):
+        return None  # frames must be told apart by pts, and none dropped by an edit list (OpenCV skips those)
     headers = h264.picture_headers((bytes(p) for p in packets), stream.codec_context.extradata)
     if headers is None:
         return None
@@ -182,9 +182,7 @@ def _decode_sparse(stream, packets: list, plan: _SparsePlan) -> dict[int, np.nda
     return decoded
 
 
-def _decode_all(
-    container, stream, packets: list, wanted: list[int], path: str | Path
-) -> dict[int, np.ndarray]:
+def _decode_all(stream, packets: list, wanted: list[int], path: str | Path) -> dict[int, np.ndarray]:
     """Decode from the start, counting output frames as OpenCV does, up to the last wanted frame."""
     codec = stream.codec_context
     codec.flush_buffers()  # a fresh decoder state, also after a sparse decode that did not hold
