@@ -83,13 +83,12 @@ def test_robustness_from_the_cache_gives_the_same_sweep(tiny, tmp_path):
     annotation, checkpoint, test_cache, _ = tiny
     noises = [("jitter_px", (0.0, 3.0))]
     kwargs = dict(seeds=(0,), split="test", batch_size=2)
-    a = read_run(run_robustness(checkpoint, annotation, tmp_path / "a", noises, **kwargs)).robustness
-    b = read_run(
-        run_robustness(checkpoint, annotation, tmp_path / "b", noises, cache=test_cache, **kwargs)
-    ).robustness
-    assert len(a) == 6 and a["sample_id"].tolist() == b["sample_id"].tolist()
-    for column in ("rgb_logits", "pose_logits", "fused_logits"):
-        np.testing.assert_array_equal(np.stack(a[column]), np.stack(b[column]))
+    a = read_run(run_robustness(checkpoint, annotation, tmp_path / "a", noises, **kwargs))
+    b = read_run(run_robustness(checkpoint, annotation, tmp_path / "b", noises, cache=test_cache, **kwargs))
+    assert len(a.robustness) == 6
+    assert a.robustness["sample_id"].tolist() == b.robustness["sample_id"].tolist()
+    for stream in ("rgb", "pose", "fused"):
+        np.testing.assert_array_equal(b.robustness_logits(stream), a.robustness_logits(stream))
 
 
 def test_training_items_from_an_all_frames_cache_equal_the_videos(tiny):
@@ -129,6 +128,18 @@ def test_prepare_cli_resumes_and_refuses_foreign_directories(tiny, tmp_path, cap
     assert cli.main([*args[:3], "--out", str(foreign), "--preset", "demo", "--workers", "0"]) == 2
     assert "is not a crop cache" in capsys.readouterr().err
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    (tmp_path / "no_videos").mkdir()
+    missing = [
+        *args[:3],
+        "--videos",
+        str(tmp_path / "no_videos"),
+        "--out",
+        str(tmp_path / "c2"),
+        "--preset",
+        "demo",
+    ]
+    assert cli.main([*missing, "--workers", "2"]) == 2  # raised in a worker, reported as itself
+    assert "no video for sample" in capsys.readouterr().err
 
 
 def test_stale_or_mismatched_caches_are_refused(tiny, tmp_path):

@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from epam_core.config import InputConfig
 from epam_core.data.crop import Box
+from epam_core.data.loader import EpamLoader
 from epam_core.data.pipeline import Clip, clip_from_crops, load_crops
 from epam_core.data.pyskl import normalize_annotation
 from epam_core.data.sampling import pose_indices, rgb_indices
@@ -266,7 +267,7 @@ def prepare_cache(
         }
         atomic_write_file(index, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
     dataset = _PrepareDataset(samples, video_root, out, input_cfg, frames)
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    loader = EpamLoader(dataset, batch_size=None, num_workers=workers)
     written = 0
     for was_written in tqdm(loader, total=len(dataset), desc="prepare", unit="clip"):
         written += int(was_written)
