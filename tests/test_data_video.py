@@ -85,6 +85,20 @@ def test_sparse_h264_decode_gives_the_opencv_frames(h264_clip, monkeypatch):
         np.testing.assert_array_equal(read_frames(h264_clip, indices), every[indices])
 
 
+def test_a_plan_the_decoder_contradicts_falls_back_to_decoding_every_frame(h264_clip, monkeypatch):
+    parse, calls = h264.picture_headers, []
+
+    def reversed_order(packets, extradata):  # display order turned around: the plan picks the wrong packets
+        headers = parse(packets, extradata)
+        return [h if h is None else h264.PictureHeader(h.is_reference, h.is_idr, -h.poc) for h in headers]
+
+    decode_all = video._decode_all
+    monkeypatch.setattr(h264, "picture_headers", reversed_order)
+    monkeypatch.setattr(video, "_decode_all", lambda *a: calls.append(1) or decode_all(*a))
+    np.testing.assert_array_equal(read_frames(h264_clip, [2, 30]), read_frames_opencv(h264_clip, [2, 30]))
+    assert calls == [1]
+
+
 def test_sparse_plan_leaves_out_unreferenced_pictures_and_periods(h264_clip):
     import av
 

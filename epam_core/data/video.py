@@ -5,8 +5,9 @@ assume). ``read_frames`` reads a clip's packets once and decodes only what the w
 H.264, the reference pictures since the last IDR before each wanted frame and the frames themselves
 (non-reference B-frames and whole IDR periods without a wanted frame are never decoded; see ``h264``),
 with FFmpeg frame threads outside DataLoader workers. It gives the same pixels as ``read_frames_opencv``,
-a plain OpenCV ``grab``/``retrieve`` loop. ``video_info`` still asks OpenCV. ``write_webm`` writes VP9 WebM, which Chromium (and so the
-dashboard) plays. It uses PyAV rather than OpenCV's writer because OpenCV gives no control over libvpx's
+a plain OpenCV ``grab``/``retrieve`` loop. ``video_info`` still asks OpenCV.
+
+``write_webm`` writes VP9 WebM, which Chromium (and so the dashboard) plays. It uses PyAV rather than OpenCV's writer because OpenCV gives no control over libvpx's
 speed settings: the real-time preset encodes SynthActions clips several times faster.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import cv2
 import numpy as np
@@ -25,6 +27,10 @@ import numpy as np
 from epam_core.data import h264
 from epam_core.errors import DataError
 from epam_core.runs import atomic_write_file
+
+if TYPE_CHECKING:
+    from av.packet import Packet
+    from av.video.stream import VideoStream
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +134,9 @@ class _SparsePlan:
     order: dict[int, int]  # pts of each kept picture -> its frame index (to check the decoder's output order)
 
 
-def _sparse_plan(stream, packets: list, wanted: list[int], path: str | Path) -> _SparsePlan | None:
+def _sparse_plan(
+    stream: VideoStream, packets: list[Packet], wanted: list[int], path: str | Path
+) -> _SparsePlan | None:
     """The packets the wanted frames need: reference pictures since their IDR, and themselves (H.264 only)."""
     if stream.codec_context.name != "h264":
         return None
@@ -163,7 +171,9 @@ def _sparse_plan(stream, packets: list, wanted: list[int], path: str | Path) -> 
     )
 
 
-def _decode_sparse(stream, packets: list, plan: _SparsePlan) -> dict[int, np.ndarray] | None:
+def _decode_sparse(
+    stream: VideoStream, packets: list[Packet], plan: _SparsePlan
+) -> dict[int, np.ndarray] | None:
     """Decode the planned packets; None if the decoder's output contradicts the plan (frames out of order)."""
     decoded: dict[int, np.ndarray] = {}
     shown: list[int] = []  # frame index of every output frame, in output order
@@ -182,7 +192,9 @@ def _decode_sparse(stream, packets: list, plan: _SparsePlan) -> dict[int, np.nda
     return decoded
 
 
-def _decode_all(stream, packets: list, wanted: list[int], path: str | Path) -> dict[int, np.ndarray]:
+def _decode_all(
+    stream: VideoStream, packets: list[Packet], wanted: list[int], path: str | Path
+) -> dict[int, np.ndarray]:
     """Decode from the start, counting output frames as OpenCV does, up to the last wanted frame."""
     codec = stream.codec_context
     codec.flush_buffers()  # a fresh decoder state, also after a sparse decode that did not hold
@@ -199,7 +211,7 @@ def _decode_all(stream, packets: list, wanted: list[int], path: str | Path) -> d
     _too_short(path, count, wanted[-1])
 
 
-def _too_short(path: str | Path, num_frames: int, target: int) -> None:
+def _too_short(path: str | Path, num_frames: int, target: int) -> NoReturn:
     raise DataError(
         path,
         f"has only {num_frames} decodable frames but frame {target} was requested "
