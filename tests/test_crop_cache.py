@@ -104,8 +104,11 @@ def test_training_items_from_an_all_frames_cache_equal_the_videos(tiny):
             torch.testing.assert_close(rgb_b, rgb_a, rtol=0, atol=0)
             torch.testing.assert_close(hm_b, hm_a, rtol=0, atol=0)
             assert (label_a, id_a) == (label_b, id_b)
-    with pytest.raises(DataError, match="needs `epam prepare --frames all`"):
-        PoseRGBDataset(annotation, videos, INPUT, train=True, seed=7, cache=test_cache)[0]
+    with pytest.raises(DataError, match="needs one made with `epam prepare --frames all`"):
+        PoseRGBDataset(annotation, videos, INPUT, train=True, seed=7, cache=test_cache)
+    clip = CropCache(test_cache, INPUT).load_clip  # a test-time cache asked for random frames anyway
+    with pytest.raises(DataError, match="holds no crops of frames"):
+        clip(load_annotations(annotation).annotations[0], INPUT, train=True, rng=np.random.default_rng(1))
 
 
 def test_prepare_cli_resumes_and_refuses_foreign_directories(tiny, tmp_path, capsys):

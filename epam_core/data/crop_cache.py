@@ -176,13 +176,21 @@ class CropCache:
         return clip_from_crops(ann, video_shape, read_crops, input_cfg, train=train, rng=rng, source=path)
 
 
-def open_cache(cache: str | Path | CropCache | None, input_cfg: InputConfig) -> CropCache | None:
-    """``cache`` opened and checked against ``input_cfg``; None stays None."""
-    if cache is None or isinstance(cache, CropCache):
-        if cache is not None:
-            cache.check_fits(input_cfg)
-        return cache
-    return CropCache(cache, input_cfg)
+def open_cache(
+    cache: str | Path | CropCache | None, input_cfg: InputConfig, train: bool = False
+) -> CropCache | None:
+    """``cache`` opened and checked against ``input_cfg`` (and, for ``train``, holding every frame); None stays None."""
+    if cache is None:
+        return None
+    opened = cache if isinstance(cache, CropCache) else CropCache(cache)
+    opened.check_fits(input_cfg)
+    if train and opened.spec.frames != "all":
+        raise DataError(
+            opened.root,
+            f"is a '{opened.spec.frames}' crop cache; training samples random frames and needs one made with "
+            "`epam prepare --frames all`",
+        )
+    return opened
 
 
 class _PrepareDataset(Dataset):

@@ -78,7 +78,7 @@ class PoseRGBDataset(Dataset):
         self.noise = list(noise) if noise else None
         self.seed = seed
         self.epoch = 0
-        self.cache = open_cache(cache, input_cfg)
+        self.cache = open_cache(cache, input_cfg, train=train)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the random draws of a training epoch."""
