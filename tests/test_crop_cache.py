@@ -131,6 +131,9 @@ def test_prepare_cli_resumes_and_refuses_foreign_directories(tiny, tmp_path, cap
     assert cli.main([*args[:3], "--out", str(foreign), "--preset", "demo", "--workers", "0"]) == 2
     assert "is not a crop cache" in capsys.readouterr().err
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    assert cli.main([*args[:3], "--out", str(foreign / "notes.txt"), "--preset", "demo"]) == 2
+    assert "notes.txt: exists and is not a directory" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep me"
     (tmp_path / "no_videos").mkdir()
     missing = [
         *args[:3],

@@ -44,7 +44,7 @@ from epam_core.data.loader import EpamLoader
 from epam_core.data.pipeline import Clip, clip_from_crops, load_crops
 from epam_core.data.pyskl import normalize_annotation
 from epam_core.data.sampling import pose_indices, rgb_indices
-from epam_core.errors import DataError
+from epam_core.errors import DataError, OutputError
 from epam_core.runs import atomic_write_file
 
 log = logging.getLogger(__name__)
@@ -255,15 +255,22 @@ def prepare_cache(
     out, video_root = Path(out), Path(video_root)
     spec = CacheSpec.of(input_cfg, frames)
     index = out / INDEX
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "exists and is not a directory; choose another --out")
     if index.is_file():
         existing = CropCache(out)
         if existing.spec != spec:
-            raise DataError(out, f"is a crop cache of other settings ({existing.spec}); choose another --out")
+            raise OutputError(
+                out, f"is a crop cache of other settings ({existing.spec}); choose another --out"
+            )
     elif out.exists() and any(out.iterdir()):
-        raise DataError(out, "exists and is not a crop cache; choose an empty or new --out")
+        raise OutputError(out, "exists and is not a crop cache; choose an empty or new --out")
     for ann in samples:
         clip_file(out, str(ann["frame_dir"]))  # refuse unusable sample ids before any work
-    (out / CLIPS).mkdir(parents=True, exist_ok=True)
+    try:
+        (out / CLIPS).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(out, f"cannot be created ({err.strerror})") from None
     if not index.is_file():
         meta = {
             "format": FORMAT,
