@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -161,6 +162,12 @@ def test_stale_or_mismatched_caches_are_refused(tiny, tmp_path):
         CropCache(test_cache, INPUT).load_clip({**anns.annotations[0], "frame_dir": "absent"}, INPUT)
     with pytest.raises(DataError, match="is not a crop cache"):
         CropCache(tmp_path, INPUT)
+    broken = tmp_path / "broken"
+    shutil.copytree(test_cache, broken)
+    victim = broken / "clips" / f"{anns.annotations[1]['frame_dir']}.npz"
+    victim.write_bytes(victim.read_bytes()[:1000])  # truncated by hand (prepare never leaves one)
+    with pytest.raises(DataError, match="is not a readable crop-cache file"):
+        CropCache(broken, INPUT).load_clip(anns.annotations[1], INPUT)
     odd = save_annotations(tmp_path / "odd.pkl", [{**anns.annotations[0], "frame_dir": "../x"}], {})
     with pytest.raises(DataError, match="cannot name a cache file"):
         prepare_cache(load_annotations(odd).annotations, annotation.parent / "videos", tmp_path / "c", INPUT)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ CROP_FIELDS = (
     "crop_padding",
     "num_joints",
 )  # what the crops depend on
+CLIP_ARRAYS = ("frames", "frame_indices", "box", "video_shape", "keypoint", "keypoint_score")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
 
@@ -113,6 +115,8 @@ class CropCache:
             raise DataError(
                 index, f"format version {meta.get('format_version')} (this code reads {FORMAT_VERSION})"
             )
+        if not isinstance(meta.get("input"), dict) or meta.get("frames") not in FRAME_MODES:
+            raise DataError(index, "lacks its 'input' settings or 'frames' mode")
         self.meta = meta
         self.spec = CacheSpec(dict(meta["input"]), str(meta["frames"]))
         if input_cfg is not None:
@@ -142,8 +146,8 @@ class CropCache:
             raise DataError(path, "not in the crop cache (run `epam prepare` again to complete it)")
         try:
             with np.load(path, allow_pickle=False) as data:
-                stored = {k: data[k] for k in data.files}
-        except (OSError, ValueError, KeyError) as err:
+                stored = {k: data[k] for k in CLIP_ARRAYS}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             raise DataError(path, f"is not a readable crop-cache file ({err})") from None
         ann = normalize_annotation(annotation, None, 0)
         if not (
