@@ -272,6 +272,10 @@ def _clip(
     if not source.annotation.is_file():
         raise DataError(source.annotation, f"annotation file not found (named by {_run.path / MANIFEST})")
     annotation = _annotations(str(source.annotation), source.annotation.stat().st_mtime).sample(sample_id)
+    if source.crop_cache is not None and source.crop_cache.is_dir():  # the run was evaluated from crops
+        from epam_core.data.crop_cache import CropCache
+
+        return CropCache(source.crop_cache, _input_cfg).load_clip(annotation, _input_cfg)
     if source.videos is None:
         raise RunError(_run.path / MANIFEST, "names no dataset.videos, so the frames cannot be shown")
     return load_clip(annotation, find_video(source.videos, sample_id), _input_cfg)

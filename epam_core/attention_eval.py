@@ -105,7 +105,10 @@ class BodyGeometryDataset(PoseRGBDataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor, int, str, Tensor, Tensor]:
         ann = self.samples[index]
-        clip = load_clip(ann, find_video(self.video_root, ann["frame_dir"]), self.input_cfg)
+        if self.cache is not None:
+            clip = self.cache.load_clip(ann, self.input_cfg, train=False)
+        else:
+            clip = load_clip(ann, find_video(self.video_root, ann["frame_dir"]), self.input_cfg)
         rgb, heatmaps = clip_to_tensors(clip, self.input_cfg)
         coverage, motion = clip_geometry(clip, self.input_cfg, self.grid)
         return (

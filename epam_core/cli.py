@@ -16,6 +16,7 @@ COMMANDS: list[str] = [
     "epam_core.commands.extract_poses",
     "epam_core.commands.analyze",
     "epam_core.commands.train",
+    "epam_core.commands.prepare",
     "epam_core.commands.evaluate",
     "epam_core.commands.robustness",
     "epam_core.commands.attention",

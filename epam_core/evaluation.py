@@ -206,9 +206,13 @@ def run_manifest(
     checkpoint: str | Path | None = None,
     synth: dict[str, Any] | None = None,
     fusion_weights: tuple[float, float] | None = None,
+    cache: str | Path | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The manifest of a run: model (config, checkpoint + sha256), dataset, class names, fusion weights."""
+    """The manifest of a run: model (config, checkpoint + sha256), dataset, class names, fusion weights.
+
+    ``cache``: the crop cache the run read its clips from; the dashboard's Sample page reads it too.
+    """
     weights = (
         fusion_weights if fusion_weights is not None else config.fusion_weights if config else (1.0, 1.0)
     )
@@ -226,6 +230,8 @@ def run_manifest(
         "videos": relative_to_run(videos, run_dir),
         "synth": synth,
     }
+    if cache is not None:
+        dataset["crop_cache"] = relative_to_run(cache, run_dir)
     return new_manifest(
         source=source,
         class_names=class_names,
@@ -256,8 +262,12 @@ def evaluate(
     overwrite: bool = False,
     source: str = "epam evaluate",
     ctx: DistContext | None = None,
+    cache: str | Path | None = None,
 ) -> Path:
-    """Evaluate ``checkpoint`` on ``split`` of ``annotation`` and write the run ``out`` (rank 0 writes)."""
+    """Evaluate ``checkpoint`` on ``split`` of ``annotation`` and write the run ``out`` (rank 0 writes).
+
+    With ``cache`` (``epam prepare``'s crop cache) the clips come from it rather than from the videos.
+    """
     ctx = ctx or DistContext()
     out = Path(out)
     check_replaceable(out, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})")  # before the long part
@@ -272,7 +282,13 @@ def evaluate(
     )
     videos = default_videos(annotation, videos)
     dataset = BodyGeometryDataset(
-        anns, videos, config.input, split=split, class_names=class_names, grid=attention_grid(config)
+        anns,
+        videos,
+        config.input,
+        split=split,
+        class_names=class_names,
+        cache=cache,
+        grid=attention_grid(config),
     )
     log.info("evaluating %s on %d samples of %s (split %s)", checkpoint, len(dataset), annotation, split)
     preds = predict(
@@ -296,6 +312,7 @@ def evaluate(
             checkpoint=checkpoint,
             synth=synth,
             fusion_weights=loaded.model.fusion_weights,
+            cache=cache,
         )
         write_run(
             out, manifest, preds.frame(loaded.model.fusion_weights), preds.attention(), overwrite=overwrite

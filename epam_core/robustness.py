@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import InputConfig
+from epam_core.data.crop_cache import CropCache, open_cache
 from epam_core.data.dataset import find_video
 from epam_core.data.loader import EpamLoader
 from epam_core.data.noise import NoiseSpec
@@ -70,20 +71,30 @@ def subset_indices(num_samples: int, subset: int | None) -> list[int]:
 
 
 class ClipDataset(Dataset):
-    """Decoded clips of annotated samples (no noise, no flip): what the sweep redraws heatmaps from."""
+    """Decoded clips of annotated samples (no noise, no flip): what the sweep redraws heatmaps from.
+
+    With ``cache`` (a crop cache, ``epam prepare``) the clips come from it instead of the videos.
+    """
 
     def __init__(
-        self, samples: Sequence[dict[str, Any]], video_root: str | Path | None, input_cfg: InputConfig
+        self,
+        samples: Sequence[dict[str, Any]],
+        video_root: str | Path | None,
+        input_cfg: InputConfig,
+        cache: str | Path | CropCache | None = None,
     ):
         self.samples = list(samples)
         self.video_root = video_root
         self.input_cfg = input_cfg
+        self.cache = open_cache(cache, input_cfg)
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> Clip:
         ann = self.samples[index]
+        if self.cache is not None:
+            return self.cache.load_clip(ann, self.input_cfg)
         return load_clip(ann, find_video(self.video_root, ann["frame_dir"]), self.input_cfg)
 
 
@@ -194,6 +205,7 @@ def run_robustness(
     workers: int = 0,
     overwrite: bool = False,
     ctx: DistContext | None = None,
+    cache: str | Path | None = None,
     **evaluate_kwargs: Any,
 ) -> Path:
     """Add a sweep to the run ``out`` of ``checkpoint``, evaluating first when ``out`` does not exist yet.
@@ -209,7 +221,7 @@ def run_robustness(
     if not out.exists():
         evaluate(
             checkpoint, annotation, out, videos=videos, split=split, batch_size=batch_size, workers=workers,
-            ctx=ctx, **evaluate_kwargs,
+            ctx=ctx, cache=cache, **evaluate_kwargs,
         )  # fmt: skip
     run = read_run(out)  # every rank reads it: the check below fails on all ranks alike
     if run.robustness is not None and not overwrite:
@@ -225,7 +237,7 @@ def run_robustness(
     model = load_checkpoint(checkpoint).model.to(ctx.device)
     conditions = sweep_conditions(noises, seeds)
     log.info("robustness: %d samples x %d conditions", len(samples), len(conditions))
-    clips = ClipDataset(samples, default_videos(annotation, videos), model.config.input)
+    clips = ClipDataset(samples, default_videos(annotation, videos), model.config.input, cache=cache)
     table = sweep(
         model, clips, conditions, ctx, batch_size=batch_size, workers=workers, model_path=checkpoint
     )

@@ -119,6 +119,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     ctx: DistContext | None = None,
+    cache: str | Path | None = None,
 ) -> list[dict[str, float]]:
     """Train one stage of a ``preset`` model on ``split`` of ``annotation`` into ``out_dir``; the history.
 
@@ -144,6 +145,7 @@ def train(
         True,
         class_names,
         seed=settings.seed,
+        cache=cache,
     )
     log.info(
         "%s stage: %d samples, %d classes, preset %s, %s",

@@ -344,3 +344,24 @@ def test_sample_picker_narrows_by_class_and_takes_a_typed_id(runs):
     assert at.selectbox(key="sample_class").value == int(run.labels[run.index_of("S012")])
     at.text_input(key="sample_typed").set_value("nope").run()
     assert any("no sample 'nope'" in w.value for w in at.warning)
+
+
+def test_sample_page_reads_the_runs_crop_cache(runs, tmp_path, monkeypatch):
+    from epam_core.config import build_config
+    from epam_core.data.crop_cache import prepare_cache
+    from epam_core.data.pyskl import load_annotations
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs, root)
+    anns = load_annotations(root / "data" / "ann.pkl")
+    input_cfg = build_config("demo", len(CLASSES)).input
+    prepare_cache([anns.sample("S001")], root / "data" / "videos", root / "cache", input_cfg)
+    shutil.rmtree(root / "data" / "videos")  # the frames can only come from the cache now
+    manifest_path = root / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["dataset"]["crop_cache"] = "../cache"
+    manifest_path.write_text(json.dumps(manifest))
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(root))
+    at = app("sample", sample_id="S001")
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("image")) >= 1

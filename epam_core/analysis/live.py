@@ -29,6 +29,7 @@ class SampleSource:
 
     annotation: Path
     videos: Path | None
+    crop_cache: Path | None = None  # the crop cache the run was evaluated from (``epam prepare``), if any
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,14 @@ class LiveResult:
 
 
 def sample_source(run: EvalRun) -> SampleSource:
-    """The annotation file and video directory named by the run's manifest (RunError when absent)."""
+    """The annotation file, video directory and crop cache named by the run's manifest (RunError when absent)."""
     dataset: dict[str, Any] = run.manifest.get("dataset") or {}
     annotation = run.resolve(dataset.get("annotation"))
     if annotation is None:
         raise RunError(run.path / "manifest.json", "names no dataset.annotation, so samples cannot be shown")
-    return SampleSource(annotation, run.resolve(dataset.get("videos")))
+    return SampleSource(
+        annotation, run.resolve(dataset.get("videos")), run.resolve(dataset.get("crop_cache"))
+    )
 
 
 def run_config(run: EvalRun) -> EPAMNetConfig | None:

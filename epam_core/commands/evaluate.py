@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="pyskl annotation pickle")
     p.add_argument("--videos", default=None, help="video directory (default: videos/ next to --data)")
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--cache", default=None, help="crop cache from `epam prepare` (read instead of decoding the videos)"
+    )
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--batch-size", type=arguments.positive_int, default=8)
     p.add_argument(
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         videos=args.videos,
+        cache=args.cache,
         split=args.split,
         batch_size=args.batch_size,
         workers=args.workers,

@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="pyskl annotation pickle")
     p.add_argument("--videos", default=None, help="video directory (default: videos/ next to --data)")
     p.add_argument("--split", default="test", help="split to sweep (default: test)")
+    p.add_argument(
+        "--cache", default=None, help="crop cache from `epam prepare` (read instead of decoding the videos)"
+    )
     p.add_argument("--out", required=True, help="run directory (created by evaluation when absent)")
     p.add_argument(
         "--noise",
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         noises,
         args.seeds,
         videos=args.videos,
+        cache=args.cache,
         split=args.split,
         subset=args.subset,
         batch_size=args.batch_size,

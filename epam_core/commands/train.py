@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="pyskl annotation pickle")
     p.add_argument("--videos", default=None, help="video directory (default: videos/ next to --data)")
     p.add_argument("--split", default="train", help="split to train on (default: train)")
+    p.add_argument(
+        "--cache", default=None, help="crop cache from `epam prepare` (read instead of decoding the videos)"
+    )
     p.add_argument("--out", required=True, help="output directory for model.pt and last.pt")
     p.add_argument("--preset", default="demo", choices=("demo", "paper"), help="model preset")
     p.add_argument("--epochs", type=arguments.positive_int, default=10)
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         settings,
         preset=args.preset,
         videos=args.videos,
+        cache=args.cache,
         split=args.split,
         workers=args.workers,
         init_rgb=args.init_rgb,

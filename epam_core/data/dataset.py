@@ -17,6 +17,7 @@ from epam_core.data.pyskl import PoseAnnotations, load_annotations, select_split
 from epam_core.errors import DataError
 
 if TYPE_CHECKING:
+    from epam_core.data.crop_cache import CropCache
     from epam_core.data.noise import NoiseSpec
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class PoseRGBDataset(Dataset):
     Training: random frame sampling and a random flip (p = 0.5), drawn from a generator seeded by
     (seed, epoch, index), so results do not depend on the DataLoader workers; call ``set_epoch`` every
     epoch. Test: deterministic sampling, no flip. ``noise`` (skeleton noise specs) is seeded per sample.
+    With ``cache`` (a crop-cache directory, ``epam prepare``) the crops come from it instead of the videos.
     """
 
     def __init__(
@@ -54,7 +56,10 @@ class PoseRGBDataset(Dataset):
         class_names: Sequence[str] | None = None,
         noise: Sequence[NoiseSpec] | None = None,
         seed: int = 0,
+        cache: str | Path | CropCache | None = None,
     ) -> None:
+        from epam_core.data.crop_cache import open_cache
+
         if not isinstance(annotations, PoseAnnotations):
             annotations = load_annotations(annotations, class_names)
         self.class_names = list(class_names) if class_names is not None else annotations.class_names
@@ -73,6 +78,7 @@ class PoseRGBDataset(Dataset):
         self.noise = list(noise) if noise else None
         self.seed = seed
         self.epoch = 0
+        self.cache = open_cache(cache, input_cfg, train=train)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the random draws of a training epoch."""
@@ -83,9 +89,12 @@ class PoseRGBDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, str]:
         ann = self.samples[index]
-        video = find_video(self.video_root, ann["frame_dir"])
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
-        clip = load_clip(ann, video, self.input_cfg, train=self.train, rng=rng)
+        if self.cache is not None:
+            clip = self.cache.load_clip(ann, self.input_cfg, train=self.train, rng=rng)
+        else:
+            video = find_video(self.video_root, ann["frame_dir"])
+            clip = load_clip(ann, video, self.input_cfg, train=self.train, rng=rng)
         flip = bool(rng.random() < FLIP_RATIO) if rng is not None else False
         noise_seed = int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
         rgb, heatmaps = clip_to_tensors(clip, self.input_cfg, noise=self.noise, seed=noise_seed, flip=flip)

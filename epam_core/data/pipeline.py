@@ -59,26 +59,48 @@ def load_clip(
 ) -> Clip:
     """Sample, decode and crop one annotated video (pyskl sample dict). Random sampling when ``train``."""
     video_path = Path(video_path)
-    ann = normalize_annotation(annotation, None, 0)
-    validate_annotation(ann, None)
-    info = video_info(video_path)
-    if info.num_frames < ann["total_frames"]:
-        raise DataError(
-            video_path,
-            f"sample {ann['frame_dir']!r}: the video has {info.num_frames} frames but its annotation "
-            f"{ann['total_frames']} (video shorter than its annotation)",
-        )
-    video_shape = (info.height, info.width)
-    keypoint = _to_video_pixels(ann, video_shape, video_path)
+    ann, keypoint, video_shape = _annotated_video(annotation, video_path)
     return _build_clip(
         ann,
         keypoint,
         video_shape,
-        lambda idx: _read(video_path, idx, ann["frame_dir"], ann["total_frames"]),
+        lambda idx, box: crop_resize(_read(video_path, idx, ann), box, input_cfg.rgb_size),
         input_cfg,
         train,
         rng,
     )
+
+
+def load_crops(
+    annotation: Mapping[str, Any], video_path: str | Path, input_cfg: InputConfig, frame_indices: np.ndarray
+) -> tuple[np.ndarray, Box, tuple[int, int]]:
+    """The person crops of the frames ``frame_indices`` (T × S × S × 3 uint8), the clip's box, the video's (h, w).
+
+    What ``load_clip`` crops, for any frames: the crop cache (``epam prepare``) stores these.
+    """
+    video_path = Path(video_path)
+    ann, keypoint, video_shape = _annotated_video(annotation, video_path)
+    box = person_box(keypoint, ann["keypoint_score"], video_shape, padding=input_cfg.crop_padding)
+    return crop_resize(_read(video_path, frame_indices, ann), box, input_cfg.rgb_size), box, video_shape
+
+
+def clip_from_crops(
+    annotation: Mapping[str, Any],
+    video_shape: tuple[int, int],
+    read_crops: Callable[[np.ndarray, Box], np.ndarray],
+    input_cfg: InputConfig,
+    train: bool = False,
+    rng: np.random.Generator | None = None,
+    source: str | Path | None = None,
+) -> Clip:
+    """``load_clip`` with the crops from ``read_crops(rgb_indices, box)`` instead of the video (crop cache).
+
+    ``video_shape`` (h, w) is the video's frame size; ``source`` names the crops' file in errors.
+    """
+    ann = normalize_annotation(annotation, None, 0)
+    validate_annotation(ann, None)
+    keypoint = _to_video_pixels(ann, tuple(video_shape), source)
+    return _build_clip(ann, keypoint, tuple(video_shape), read_crops, input_cfg, train, rng)
 
 
 def clip_from_arrays(
@@ -108,7 +130,15 @@ def clip_from_arrays(
     ann = normalize_annotation(ann, None, 0)
     validate_annotation(ann, None)
     kp = ann["keypoint"].astype(np.float32)
-    return _build_clip(ann, kp, frames.shape[1:3], lambda idx: frames[idx], input_cfg, False, None)
+    return _build_clip(
+        ann,
+        kp,
+        frames.shape[1:3],
+        lambda idx, box: crop_resize(frames[idx], box, input_cfg.rgb_size),
+        input_cfg,
+        False,
+        None,
+    )
 
 
 def clip_to_tensors(
@@ -145,7 +175,7 @@ def _build_clip(
     ann: Mapping[str, Any],
     keypoint: np.ndarray,
     img_shape: tuple[int, int],
-    read: Callable[[np.ndarray], np.ndarray],
+    read_crops: Callable[[np.ndarray, Box], np.ndarray],
     input_cfg: InputConfig,
     train: bool,
     rng: np.random.Generator | None,
@@ -159,7 +189,7 @@ def _build_clip(
     pose_idx = pose_indices(ann["total_frames"], input_cfg, train=train, rng=rng)
     rgb_idx = rgb_indices(pose_idx, input_cfg.frame_stride)
     box = person_box(keypoint, score, img_shape, padding=input_cfg.crop_padding)  # all frames (module doc)
-    rgb = crop_resize(read(rgb_idx), box, input_cfg.rgb_size)  # (T_rgb, S, S, 3)
+    rgb = read_crops(rgb_idx, box)  # (T_rgb, S, S, 3)
     return Clip(
         sample_id=ann["frame_dir"],
         label=int(ann["label"]),
@@ -173,7 +203,26 @@ def _build_clip(
     )
 
 
-def _to_video_pixels(ann: Mapping[str, Any], video_shape: tuple[int, int], video_path: Path) -> np.ndarray:
+def _annotated_video(
+    annotation: Mapping[str, Any], video_path: Path
+) -> tuple[dict[str, Any], np.ndarray, tuple[int, int]]:
+    """The checked annotation, its keypoints in the video's pixels and the video's (h, w)."""
+    ann = normalize_annotation(annotation, None, 0)
+    validate_annotation(ann, None)
+    info = video_info(video_path)
+    if info.num_frames < ann["total_frames"]:
+        raise DataError(
+            video_path,
+            f"sample {ann['frame_dir']!r}: the video has {info.num_frames} frames but its annotation "
+            f"{ann['total_frames']} (video shorter than its annotation)",
+        )
+    video_shape = (info.height, info.width)
+    return ann, _to_video_pixels(ann, video_shape, video_path), video_shape
+
+
+def _to_video_pixels(
+    ann: Mapping[str, Any], video_shape: tuple[int, int], video_path: str | Path | None
+) -> np.ndarray:
     """float32 keypoints in the video's pixels: rescaled when the video is a resized copy of the annotated one."""
     keypoint = ann["keypoint"].astype(np.float32)
     (ah, aw), (vh, vw) = ann["img_shape"], video_shape
@@ -188,10 +237,11 @@ def _to_video_pixels(ann: Mapping[str, Any], video_shape: tuple[int, int], video
     return keypoint * np.array([vw / aw, vh / ah], dtype=np.float32)
 
 
-def _read(video_path: Path, indices: np.ndarray, sample_id: str, total_frames: int) -> np.ndarray:
+def _read(video_path: Path, indices: np.ndarray, ann: Mapping[str, Any]) -> np.ndarray:
     try:
         return read_frames(video_path, indices)
     except DataError as err:
         raise DataError(
-            video_path, f"sample {sample_id!r} (annotation: {total_frames} frames): {err.problem}"
+            video_path,
+            f"sample {ann['frame_dir']!r} (annotation: {ann['total_frames']} frames): {err.problem}",
         ) from None
