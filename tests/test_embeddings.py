@@ -278,3 +278,42 @@ def test_colour_groups():
     codes, groups = colour_groups("stream agreement", np.full(5, -1), preds, names)
     assert [groups[c] for c in codes] == ["RGB and pose agree", "RGB and pose differ", "RGB and pose differ",
                                           "RGB and pose agree", "RGB and pose agree"]  # fmt: skip
+
+
+def test_export_and_cli_draw_the_cached_maps(tmp_path, capsys):
+    from epam_core.analysis.paper_figures import FigureSize
+    from epam_core.analysis.report import run_figures
+    from epam_core.cli import main
+
+    run, emb = _run_with_embeddings(tmp_path / "run")
+    assert not any(name.startswith("embeddings") for name in run_figures(run))  # no map computed yet
+    assert (
+        main(["embeddings", "--run", str(run.path), "--method", "pca", "--neighbours", "s004", "-k", "3"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    rows, _ = nearest_neighbours(emb, "pose", 4, 3)
+    assert str(map_path(run, "pca")) in printed
+    pose_section = printed.split("\npose:\n")[1].split("\n\n")[0].splitlines()[1:]  # after the header
+    assert [line.split()[0] for line in pose_section] == emb.sample_ids[rows].tolist()
+    maps = cached_maps(run, "pca")
+    fig = run_figures(run)["embeddings_pose"](FigureSize(3, 3, 72))
+    points = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])  # one collection per class
+    expected = np.concatenate([maps.xy["pose"][run.labels == c] for c in range(3)])
+    np.testing.assert_allclose(points, expected, atol=1e-6)
+    out = tmp_path / "figures"
+    assert main(["export", "--run", str(run.path), "--out", str(out), "--formats", "pdf"]) == 0
+    assert {f"embeddings_{s}.pdf" for s in ("rgb", "pose", "concat")} <= {p.name for p in out.iterdir()}
+    assert (out / "embeddings_concat.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_cli_errors_name_the_file(tmp_path, capsys):
+    from epam_core.cli import main
+
+    run = write_run(
+        tmp_path / "run",
+        new_manifest(source="test", class_names=["a", "b"], num_samples=3),
+        predictions_frame(["x", "y", "z"], np.array([0, 1, 0]), np.eye(3, 2), np.eye(3, 2)),
+    )
+    assert main(["embeddings", "--run", str(run)]) == 2
+    assert f"{run / EMBEDDINGS}: does not exist: this run has no embeddings" in capsys.readouterr().err

@@ -152,7 +152,9 @@ def load_or_compute_maps(
     embeddings = read_embeddings(run)
     if embeddings is None:
         raise RunError(
-            embeddings_path(run), "is missing: this run has no embeddings (epam evaluate --embeddings)"
+            embeddings_path(run),
+            "does not exist: this run has no embeddings (`epam evaluate --embeddings` writes them, "
+            "`epam embeddings --extract` adds them)",
         )
     key = cache_key(run, method, seed)
     maps = EmbeddingMaps(method, key, embeddings.sample_ids, compute_maps(embeddings, method, seed, progress))
