@@ -117,10 +117,18 @@ k = right.number_input("Neighbours", 1, 100, 10, key="emb_nn_k")
 if query not in set(emb.sample_ids):
     st.warning(f"This run has no sample {query!r}.")
     st.stop()
+row = emb.index_of(query)
+names = [*run.class_names, "unknown"]
+st.caption(
+    f"{query}: true {names[labels[row]]}; predicted RGB {names[preds['rgb'][row]]}, pose "
+    f"{names[preds['pose'][row]]}, fused {names[preds['fused'][row]]}. Each table shows the prediction of "
+    "its own stream (fused for the concatenation)."
+)
 for col, s in zip(st.columns(len(SPACES)), SPACES, strict=True):
+    own = f"{'fused' if s == 'concat' else s} prediction"
     col.subheader(SPACE_LABELS[s])
     col.dataframe(
-        neighbour_table(run, emb, s, query, int(k), labels, preds),
+        neighbour_table(run, emb, s, query, int(k), labels, preds)[["sample_id", "cosine", "true", own]],
         hide_index=True,
         key=f"emb_nn_{s}",
         column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
