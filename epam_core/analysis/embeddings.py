@@ -44,15 +44,26 @@ class Embeddings:
 
     @cached_property
     def _unit(self) -> dict[str, np.ndarray]:
-        rgb, pose = _l2_normalise(self.rgb), _l2_normalise(self.pose)
-        # each stream's unit vector scaled by 1/sqrt(2): both streams weigh the same, rows stay unit length
-        return {"rgb": rgb, "pose": pose, "concat": np.hstack([rgb, pose]) / np.float32(np.sqrt(2.0))}
+        return {"rgb": _l2_normalise(self.rgb), "pose": _l2_normalise(self.pose)}  # kept: (S, C) float32
 
     def space(self, name: str) -> np.ndarray:
-        """(S, D) float32 unit-length rows of ``name`` (rgb, pose or concat); dot products are cosines."""
+        """(S, D) float32 unit-length rows of ``name`` (rgb, pose or concat); dot products are cosines.
+
+        concat is each stream's unit vector scaled by 1/sqrt(2), side by side: both streams weigh the same
+        and rows stay unit length (built on each call, not kept).
+        """
         if name not in SPACES:
             raise ValueError(f"unknown embedding space {name!r}; choose one of {SPACES}")
+        if name == "concat":
+            return np.hstack([self._unit["rgb"], self._unit["pose"]]) / np.float32(np.sqrt(2.0))
         return self._unit[name]
+
+    def similarities(self, name: str, index: int) -> np.ndarray:
+        """(S,) float32 cosine similarity of every row to row ``index`` in space ``name``."""
+        if name == "concat":  # the mean of the two streams' cosines, without building the (S, D) matrix
+            return (self.similarities("rgb", index) + self.similarities("pose", index)) / np.float32(2.0)
+        unit = self.space(name)
+        return unit @ unit[index]
 
     def index_of(self, sample_id: str) -> int:
         idx = np.flatnonzero(self.sample_ids == sample_id)
@@ -158,10 +169,9 @@ def nearest_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` samples closest to sample ``index`` in ``space`` by cosine similarity, itself excluded:
     (row indices (k,), cosine similarities (k,)), most similar first."""
-    unit = embeddings.space(space)  # (S, D)
-    similarity = unit @ unit[index]  # (S,)
+    similarity = embeddings.similarities(space, index)  # (S,)
     similarity[index] = -np.inf
-    k = min(k, len(unit) - 1)
+    k = min(k, len(similarity) - 1)
     if k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     top = np.argpartition(-similarity, k - 1)[:k]
