@@ -47,7 +47,7 @@ def isolated(runs, monkeypatch):
 
 
 def embeddings_page(**state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = AppTest.from_file(APP, default_timeout=300)
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
@@ -152,7 +152,7 @@ def test_uncomputed_map_is_computed_once_on_demand(runs):
 
 
 def test_run_without_embeddings_says_so(runs):
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = AppTest.from_file(APP, default_timeout=300)
     at.session_state["custom_run"] = str(runs / "bare" / "run")
     at.run()
     at.switch_page("app_pages/embeddings.py").run()
