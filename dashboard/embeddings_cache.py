@@ -76,8 +76,8 @@ def _classes(
     labels, preds = _run.labels, predicted_classes(_run)
     names = np.asarray([*_run.class_names, "unknown"], dtype=object)
     hover = (
-        "<b>" + _run.sample_ids.astype(object) + "</b><br>true: " + names[labels] + "<br>RGB: " + names[preds["rgb"]]
-        + " · pose: " + names[preds["pose"]] + " · fused: " + names[preds["fused"]]
+        "<b>" + _run.sample_ids.astype(object) + "</b><br>true " + names[labels] + "<br>RGB " + names[preds["rgb"]]
+        + " · pose " + names[preds["pose"]] + " · fused " + names[preds["fused"]]
     )  # fmt: skip
     return labels, preds, hover
 
@@ -90,14 +90,28 @@ def classes(run: EvalRun) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray
 @st.cache_resource(max_entries=16, show_spinner="Drawing the map…")
 def _scatter(
     path: str, stamp: tuple[Stamp, ...], method: str, space: str, colour_by: str, stream: str,
-    _run: EvalRun, _maps: EmbeddingMaps,
+    detailed: bool, _run: EvalRun, _maps: EmbeddingMaps,
 ) -> go.Figure:  # fmt: skip
     labels, preds, hover = classes(_run)
     codes, groups = embedding_map.colour_groups(colour_by, labels, preds, _run.class_names, stream)
     title = f"{SPACE_LABELS[space]} embeddings ({method.upper() if method != 'tsne' else 't-SNE'})"
-    return figures.embedding_scatter(_maps.xy[space], codes, groups, hover, title)
+    if detailed:
+        return figures.embedding_scatter(_maps.xy[space], codes, groups, hover, title)
+    return figures.embedding_scatter(
+        _maps.xy[space],
+        codes,
+        groups,
+        _run.sample_ids,
+        title,
+        "<b>%{text}</b><br>%{fullData.name}<extra></extra>",
+    )
 
 
-def scatter(run: EvalRun, maps: EmbeddingMaps, space: str, colour_by: str, stream: str) -> go.Figure:
-    """The page's WebGL scatter (built once per run, map and colouring; do not modify it)."""
-    return _scatter(str(run.path), _run_stamp(run), maps.method, space, colour_by, stream, run, maps)
+def scatter(
+    run: EvalRun, maps: EmbeddingMaps, space: str, colour_by: str, stream: str, detailed: bool = True
+) -> go.Figure:
+    """The page's WebGL scatter (built once per run, map and colouring; do not modify it). ``detailed``: the
+    hover names the true class and every stream's prediction, else the clip and its group only."""
+    return _scatter(
+        str(run.path), _run_stamp(run), maps.method, space, colour_by, stream, detailed, run, maps
+    )

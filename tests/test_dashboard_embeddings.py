@@ -79,7 +79,11 @@ def test_map_selection_listing_and_neighbours(runs):
         f"{g} ({(codes == i).sum()})" for i, g in enumerate(groups[:5])
     ]
     first = spec["data"][0]
-    assert first["text"][0].startswith(f"<b>{run.sample_ids[0]}</b><br>true: {CLASSES[run.labels[0]]}")
+    assert first["text"][0].startswith(f"<b>{run.sample_ids[0]}</b><br>true {CLASSES[run.labels[0]]}")
+    at.toggle(key="emb_hover").set_value(False).run()
+    brief = scatter(at)["data"][0]
+    assert brief["text"][0] == run.sample_ids[0] and "fullData.name" in brief["hovertemplate"]
+    at.toggle(key="emb_hover").set_value(True).run()
     # colour by RGB right/wrong: two groups with the right counts
     at.selectbox(key="emb_colour").set_value("right / wrong").run()
     at.selectbox(key="emb_stream").set_value("rgb").run()

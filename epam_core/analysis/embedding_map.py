@@ -18,6 +18,7 @@ atomically; a run directory that cannot be written gets its maps computed in mem
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -60,10 +61,8 @@ def cache_key(run: EvalRun, method: str, seed: int = 0) -> dict[str, Any]:
     """What a cached map depends on: the embeddings file's SHA-256 and every projection setting."""
     _check_method(method)
     settings: dict[str, Any] = {"pca_dims": PCA_DIMS}
-    if method == "umap":
-        import umap
-
-        settings |= {**UMAP_SETTINGS, "umap_learn": umap.__version__}
+    if method == "umap":  # the version from the package metadata: importing umap (numba) takes seconds
+        settings |= {**UMAP_SETTINGS, "umap_learn": importlib.metadata.version("umap-learn")}
     elif method == "tsne":
         settings |= {"perplexity": TSNE_PERPLEXITY}
     return {"embeddings_sha256": _sha256(embeddings_path(run)), "method": method, "seed": seed, **settings}

@@ -293,10 +293,16 @@ def group_colours(groups: list[str]) -> list[str]:
 
 
 def embedding_scatter(
-    xy: np.ndarray, codes: np.ndarray, groups: list[str], hover: np.ndarray, title: str
+    xy: np.ndarray,
+    codes: np.ndarray,
+    groups: list[str],
+    hover: np.ndarray,
+    title: str,
+    hover_template: str = "%{text}<extra></extra>",
 ) -> go.Figure:
     """WebGL scatter of a 2-D embedding map (Scattergl, smooth at 50k points): one trace per group (click the
-    legend to hide one), ``customdata`` = the row of each point, ``hover`` (S,) the text shown for it."""
+    legend to hide one), ``customdata`` = the row of each point, ``hover`` (S,) its ``text`` for
+    ``hover_template`` (``%{fullData.name}`` there is the point's group)."""
     fig = go.Figure()
     size = 6 if len(xy) <= 2_000 else 4 if len(xy) <= 20_000 else 3
     for g, (name, colour) in enumerate(zip(groups, group_colours(groups), strict=True)):
@@ -306,7 +312,7 @@ def embedding_scatter(
         fig.add_trace(
             go.Scattergl(
                 x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({rows.size})",
-                customdata=rows.astype(np.int32), text=hover[rows], hovertemplate="%{text}<extra></extra>",
+                customdata=rows.astype(np.int32), text=hover[rows], hovertemplate=hover_template,
                 marker={"size": size, "color": colour, "opacity": 0.8, "line": {"width": 0}},
             )
         )  # fmt: skip
