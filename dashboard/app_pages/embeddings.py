@@ -48,8 +48,9 @@ maps = embeddings_cache.cached_maps(run, method)
 if maps is None:
     st.info(
         f"The {METHOD_NAMES[method]} maps of this run's {len(emb):,} clips are not computed yet. They are "
-        "computed once and cached in the run directory (UMAP: about a minute per map for 50,000 clips on two "
-        f"cores). From the command line: `epam embeddings --run {run.path} --method {method}`."
+        "computed once and cached in the run directory (UMAP of 50,000 clips: about a minute per map on two "
+        "idle cores, several on a busy machine). From the command line: "
+        f"`epam embeddings --run {run.path} --method {method}`."
     )
     if not st.button("Compute the maps", key="emb_compute", type="primary"):
         st.stop()
