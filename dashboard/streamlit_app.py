@@ -38,6 +38,9 @@ PAGES = [
     ),
     st.Page("app_pages/slices.py", title="Slices", icon=":material/view_column:", url_path="slices"),
     st.Page("app_pages/calibration.py", title="Calibration", icon=":material/speed:", url_path="calibration"),
+    st.Page(
+        "app_pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"
+    ),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/tune:", url_path="robustness"),
     st.Page(
         "app_pages/attention.py",

@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "epam_core.commands.dashboard",
     "epam_core.commands.export",
     "epam_core.commands.report",
+    "epam_core.commands.embeddings",
     "epam_core.commands.synth",
 ]
 

@@ -1,5 +1,6 @@
-"""The bundled demo: SynthActions data, a ``demo``-preset EPAM-Net trained on it, its evaluation run and a
-robustness sweep, all regenerated deterministically by ``epam demo`` (about 22 CPU-minutes: ~11 minutes on 2 cores).
+"""The bundled demo: SynthActions data, a ``demo``-preset EPAM-Net trained on it, its evaluation run (with
+clip embeddings and their cached UMAP maps) and a robustness sweep, all regenerated deterministically by
+``epam demo`` (about 22 CPU-minutes: ~11 minutes on 2 cores).
 
 Recipe (the paper's, shortened): stage 1 trains the RGB and the pose stream on their own from scratch,
 stage 2 fine-tunes the two-stream model from them with the attention block from scratch (spec section 5.1).
@@ -13,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from epam_core.analysis.embedding_map import load_or_compute_maps
 from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.data.synth.generate import ANNOTATION_FILE, generate_synthactions
 from epam_core.distributed import DistContext
@@ -82,7 +84,8 @@ def run_demo(
     run_dir = out_dir / RUN
     source = "epam demo"
     evaluate(checkpoint, annotation, run_dir, split="test", batch_size=16, workers=workers, synth=SYNTH,
-             overwrite=True, source=source, ctx=ctx)  # fmt: skip
+             overwrite=True, source=source, ctx=ctx, embeddings=True)  # fmt: skip
+    load_or_compute_maps(read_run(run_dir))  # the Embeddings page's UMAP maps, cached in the run
     run_robustness(checkpoint, annotation, run_dir, NOISE, SEEDS, split="test", subset=SWEEP_SUBSET,
                    batch_size=16, workers=workers, ctx=ctx)  # fmt: skip
     numbers = summarize(run_dir)

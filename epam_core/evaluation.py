@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from epam_core.analysis.embeddings import Embeddings, capture_head_inputs, first_head_inputs, write_embeddings
 from epam_core.attention_eval import (
     BodyGeometryDataset,
     attention_grid,
@@ -31,12 +33,22 @@ from epam_core.attention_measures_file import measures_frame, write_attention_me
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import EPAMNetConfig
 from epam_core.data.class_names import class_names_from_arg
+from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
-from epam_core.errors import CheckpointError, DataError
+from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.outputs import check_replaceable
-from epam_core.runs import MANIFEST, AttentionMaps, is_run_dir, new_manifest, predictions_frame, write_run
+from epam_core.runs import (
+    EMBEDDINGS,
+    MANIFEST,
+    AttentionMaps,
+    is_run_dir,
+    new_manifest,
+    predictions_frame,
+    read_run,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,8 @@ class Predictions:
     spatial: np.ndarray  # (S, T, h, w) float16
     temporal: np.ndarray  # (S, T) float16
     attention_measures: list[dict] | None = None  # attention_measures.parquet rows (BodyGeometryDataset)
+    rgb_embeddings: np.ndarray | None = None  # (S, C_rgb) float16, with embeddings=True
+    pose_embeddings: np.ndarray | None = None  # (S, C_pose) float16
 
     def frame(self, fusion_weights: tuple[float, float]):
         """The ``predictions.parquet`` table (fused logits as the model computed them)."""
@@ -68,6 +82,11 @@ class Predictions:
     def attention(self) -> AttentionMaps:
         return AttentionMaps(np.asarray(self.sample_ids, dtype=str), self.spatial, self.temporal)
 
+    def embeddings(self) -> Embeddings | None:
+        if self.rgb_embeddings is None or self.pose_embeddings is None:
+            return None
+        return Embeddings(np.asarray(self.sample_ids, dtype=str), self.rgb_embeddings, self.pose_embeddings)
+
 
 @torch.inference_mode()
 def predict(
@@ -78,13 +97,15 @@ def predict(
     workers: int = 0,
     desc: str = "evaluate",
     model_path: str | Path | None = None,
+    embeddings: bool = False,
 ) -> Predictions:
     """Run ``model`` (in eval mode) over every sample of ``dataset``; every rank returns all predictions.
 
     ``dataset[i]`` is ``(rgb (3, T, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``; a
     ``BodyGeometryDataset`` adds the body's geometry, and then the predictions carry the attention measures.
     Non-finite weights, inputs or scores stop it with an ``EpamError`` naming ``model_path`` (the checkpoint)
-    or the sample.
+    or the sample. With ``embeddings``, the pooled features at the two heads' linear layers are kept too
+    (float16).
     """
     if (problem := nonfinite_weight(model.state_dict())) is not None:  # fused kernels could hide the NaN
         raise CheckpointError(model_path, f"the model's {problem}; refusing to evaluate it")
@@ -95,7 +116,10 @@ def predict(
     indices = iter(sampler)
     order: list[int] = []
     rows: list[tuple[Any, ...]] = []
-    with tqdm(total=len(sampler), desc=desc, unit="clip", disable=not ctx.is_main) as bar:
+    with (
+        tqdm(total=len(sampler), desc=desc, unit="clip", disable=not ctx.is_main) as bar,
+        capture_head_inputs(model) if embeddings else nullcontext() as captured,
+    ):
         for rgb, heatmaps, labels, ids, *geometry in loader:
             check_inputs_finite(rgb, heatmaps, ids)
             if measure:  # the RGB head also without the attention (attention_eval.py)
@@ -104,6 +128,12 @@ def predict(
             else:
                 out = model(rgb.to(ctx.device), heatmaps.to(ctx.device))
             check_scores_finite(out, ids, model_path)
+            rgb_emb = pose_emb = None
+            if embeddings:  # (N, C_rgb), (N, C_pose) at the heads' linear layers, this batch only
+                rgb_emb, pose_emb = (
+                    t.float().cpu().numpy().astype(np.float16) for t in first_head_inputs(captured)
+                )
+                captured.clear()
             for j, sample_id in enumerate(ids):
                 order.append(next(indices))
                 rows.append(
@@ -116,14 +146,16 @@ def predict(
                         out.spatial_attention[j].cpu().numpy().astype(np.float16),  # (T, h, w)
                         out.temporal_attention[j].cpu().numpy().astype(np.float16),  # (T,)
                         measures[j] if measure else None,
+                        None if rgb_emb is None else rgb_emb[j],
+                        None if pose_emb is None else pose_emb[j],
                     )
                 )
             bar.update(len(ids))
     rows = gather_by_index(ctx, order, rows)
     if len(rows) != len(dataset):
         raise RuntimeError(f"gathered {len(rows)} predictions for {len(dataset)} samples")
-    ids, labels, rgb, pose, fused, spatial, temporal, measures = (
-        zip(*rows, strict=True) if rows else ([],) * 8
+    ids, labels, rgb, pose, fused, spatial, temporal, measures, rgb_emb, pose_emb = (
+        zip(*rows, strict=True) if rows else ([],) * 10
     )
     return Predictions(
         sample_ids=list(ids),
@@ -134,6 +166,8 @@ def predict(
         spatial=np.stack(spatial) if rows else np.zeros((0, 0, 0, 0), np.float16),
         temporal=np.stack(temporal) if rows else np.zeros((0, 0), np.float16),
         attention_measures=list(measures) if measure else None,
+        rgb_embeddings=_stack_embeddings(rgb_emb) if embeddings else None,
+        pose_embeddings=_stack_embeddings(pose_emb) if embeddings else None,
     )
 
 
@@ -156,6 +190,11 @@ def check_scores_finite(out: Any, ids: Sequence[str], model_path: str | Path | N
             model_path,
             f"gives NaN or infinite scores for sample {sample!r} (finite inputs: the model overflows)",
         )
+
+
+def _stack_embeddings(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-sample (C,) float16 embeddings -> (S, C)."""
+    return np.stack(rows) if len(rows) else np.zeros((0, 0), np.float16)
 
 
 def sha256(path: str | Path) -> str:
@@ -263,10 +302,12 @@ def evaluate(
     source: str = "epam evaluate",
     ctx: DistContext | None = None,
     cache: str | Path | None = None,
+    embeddings: bool = False,
 ) -> Path:
     """Evaluate ``checkpoint`` on ``split`` of ``annotation`` and write the run ``out`` (rank 0 writes).
 
-    With ``cache`` (``epam prepare``'s crop cache) the clips come from it rather than from the videos.
+    With ``cache`` (``epam prepare``'s crop cache) the clips come from it rather than from the videos; with
+    ``embeddings`` the run gets ``embeddings.npz`` too (see ``epam_core.analysis.embeddings``).
     """
     ctx = ctx or DistContext()
     out = Path(out)
@@ -298,6 +339,7 @@ def evaluate(
         batch_size=batch_size,
         workers=workers,
         model_path=checkpoint,
+        embeddings=embeddings,
     )
     if ctx.is_main:
         manifest = run_manifest(
@@ -318,6 +360,8 @@ def evaluate(
             out, manifest, preds.frame(loaded.model.fusion_weights), preds.attention(), overwrite=overwrite
         )
         write_attention_measures(out, measures_frame(preds.attention_measures))
+        if embeddings:  # a run that is complete without it: written right after, atomically
+            write_embeddings(out, preds.embeddings())
         log.info("wrote %s: %s", out, summary(preds))
     return out
 
@@ -334,3 +378,63 @@ def summary(preds: Predictions) -> str:
     ):
         parts.append(f"{name} {100 * float((logits.argmax(1) == preds.labels).mean()):.1f}%")
     return "  ".join(parts)
+
+
+def extract_embeddings(
+    run_dir: str | Path,
+    *,
+    batch_size: int = 8,
+    workers: int = 0,
+    ctx: DistContext | None = None,
+    atol: float = 1e-2,
+) -> Path:
+    """Add ``embeddings.npz`` to an existing run: re-run the checkpoint its manifest names on its dataset
+    split (SynthActions data are regenerated from the manifest when absent) and write the embeddings,
+    after checking that the logits agree with the run's within ``atol`` (same model, same clips)."""
+    ctx = ctx or DistContext()
+    run = read_run(run_dir)
+    manifest = run.path / MANIFEST
+    dataset_info = run.manifest.get("dataset") or {}
+    checkpoint = run.resolve((run.manifest.get("model") or {}).get("checkpoint"))
+    annotation, videos = run.resolve(dataset_info.get("annotation")), run.resolve(dataset_info.get("videos"))
+    if checkpoint is None or annotation is None or videos is None:
+        raise RunError(
+            manifest, "names no model checkpoint, annotation or videos: the clips cannot be re-run"
+        )
+    if not checkpoint.is_file():
+        raise RunError(manifest, f"names the checkpoint {checkpoint}, which does not exist")
+    if dataset_info.get("synth") and not (annotation.is_file() and videos.is_dir()):
+        from epam_core.data.synth import generate_synthactions
+
+        log.info("regenerating the SynthActions data into %s", annotation.parent)
+        generate_synthactions(
+            annotation.parent, **dataset_info["synth"], workers=max(workers, 1), overwrite=True
+        )
+    loaded = load_checkpoint(checkpoint)
+    dataset = PoseRGBDataset(
+        load_annotations(annotation), videos, loaded.model.config.input, split=dataset_info.get("split"),
+        train=False, class_names=run.class_names,
+    )  # fmt: skip
+    preds = predict(
+        loaded.model.to(ctx.device),
+        dataset,
+        ctx,
+        batch_size,
+        workers,
+        "embeddings",
+        checkpoint,
+        embeddings=True,
+    )
+    if preds.sample_ids != list(run.sample_ids):
+        raise RunError(
+            run.path, f"its samples differ from those of split {dataset_info.get('split')} of {annotation}"
+        )
+    for stream, logits in (("rgb", preds.rgb_logits), ("pose", preds.pose_logits)):
+        gap = float(np.abs(logits - run.logits(stream)).max()) if len(logits) else 0.0
+        if gap > atol:
+            raise RunError(
+                run.path,
+                f"{checkpoint} does not reproduce its {stream} logits (max difference {gap:.3g}); "
+                "re-evaluate with `epam evaluate --embeddings` instead",
+            )
+    return write_embeddings(run.path, preds.embeddings()) if ctx.is_main else run.path / EMBEDDINGS

@@ -13,6 +13,11 @@ A run directory holds:
   ``pose_pred`` / ``fused_pred`` (int).
 * ``attention.npz`` (optional): ``sample_id`` (S,), ``spatial`` (S, T, h, w) and ``temporal`` (S, T),
   float16, in the order of ``predictions.parquet``.
+* ``embeddings.npz`` (optional; ``epam evaluate --embeddings``): ``sample_id`` (S,), ``rgb`` (S, C_rgb) and
+  ``pose`` (S, C_pose) float16, in the order of ``predictions.parquet``: each clip's pooled features as the
+  two classifier heads see them (attention-guided RGB, pose). Read with
+  ``epam_core.analysis.embeddings.read_embeddings``; ``embedding_map_<method>.npz`` next to it is the cached
+  2-D map (``epam_core.analysis.embedding_map``), recomputed when ``embeddings.npz`` changes.
 * ``robustness.parquet`` (optional): one row per (noise, level, seed, sample): ``noise`` (str),
   ``level`` (float), ``seed`` (int), ``sample_id``, ``label`` and the three streams' logits
   (``fixed_size_list<float32>[K]``) and predictions.
@@ -65,6 +70,7 @@ MANIFEST = "manifest.json"
 PREDICTIONS = "predictions.parquet"
 ATTENTION = "attention.npz"
 ROBUSTNESS = "robustness.parquet"
+EMBEDDINGS = "embeddings.npz"
 STREAMS = ("rgb", "pose", "fused")
 MANIFEST_KEYS = ("schema_version", "created", "source", "class_names", "fusion_weights", "num_samples")
 SWEEP_KEYS = ("noise", "level", "seed", "sample_id", "label")

@@ -84,3 +84,20 @@ def test_the_attention_claims_of_the_checkpoints_readme(run):
     assert top1["model"] == pytest.approx(summarize(RUN)["top1"]["rgb"])
     assert top1["model"] >= top1["uniform"] >= top1["none"], top1
     assert section["temporal_motion_corr"] < 0.1, section
+
+
+def test_the_demo_run_carries_embeddings_and_their_current_map(run):
+    from epam_core.analysis.embedding_map import cached_maps
+    from epam_core.analysis.embeddings import nearest_neighbours, read_embeddings
+
+    emb = read_embeddings(run)
+    assert emb is not None, (
+        "regenerate with: epam embeddings --run checkpoints/runs/demo_synthactions --extract"
+    )
+    assert emb.rgb.shape == (len(run.labels), 144) and emb.pose.shape == (len(run.labels), 72)
+    assert cached_maps(run, "umap") is not None  # computed from this very embeddings.npz
+    # the concatenated embedding groups clips by class: most clips' nearest neighbour shares their class
+    same = [
+        run.labels[nearest_neighbours(emb, "concat", i, 1)[0][0]] == run.labels[i] for i in range(len(emb))
+    ]
+    assert sum(same) / len(same) >= 0.8

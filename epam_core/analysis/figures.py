@@ -273,3 +273,51 @@ def joint_importance(importance: np.ndarray, joint_names: list[str], title: str)
     return _layout(
         fig, title, height=460, xaxis={"title": "drop in the class score when the joint is removed"}
     )
+
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+UNKNOWN_COLOUR = "#BBBBBB"
+
+
+def group_colours(groups: list[str]) -> list[str]:
+    """A colour per group of an embedding map: Okabe-Ito up to 8 groups, else a long qualitative cycle
+    (Dark24 + Light24); an "unknown" group is grey."""
+    import plotly.express as px
+
+    palette = (
+        OKABE_ITO
+        if len(groups) <= len(OKABE_ITO)
+        else px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
+    )
+    return [UNKNOWN_COLOUR if g == "unknown" else palette[i % len(palette)] for i, g in enumerate(groups)]
+
+
+def embedding_scatter(
+    xy: np.ndarray,
+    codes: np.ndarray,
+    groups: list[str],
+    hover: np.ndarray,
+    title: str,
+    hover_template: str = "%{text}<extra></extra>",
+) -> go.Figure:
+    """WebGL scatter of a 2-D embedding map (Scattergl, smooth at 50k points): one trace per group (click the
+    legend to hide one), ``customdata`` = the row of each point, ``hover`` (S,) its ``text`` for
+    ``hover_template`` (``%{fullData.name}`` there is the point's group)."""
+    fig = go.Figure()
+    size = 6 if len(xy) <= 2_000 else 4 if len(xy) <= 20_000 else 3
+    for g, (name, colour) in enumerate(zip(groups, group_colours(groups), strict=True)):
+        rows = np.flatnonzero(codes == g)
+        if rows.size == 0:
+            continue
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({rows.size})",
+                customdata=rows.astype(np.int32), text=hover[rows], hovertemplate=hover_template,
+                marker={"size": size, "color": colour, "opacity": 0.8, "line": {"width": 0}},
+            )
+        )  # fmt: skip
+    axis = {"showticklabels": False, "title": None, "zeroline": False, "showgrid": False}
+    return _layout(
+        fig, title, xaxis=axis, yaxis={**axis, "scaleanchor": "x"}, dragmode="lasso", height=620,
+        legend={"itemsizing": "constant"}, hovermode="closest",
+    )  # fmt: skip

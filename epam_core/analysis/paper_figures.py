@@ -241,3 +241,36 @@ def save_figure(fig: Figure, stem: str | Path, formats: tuple[str, ...] = FORMAT
         data = figure_bytes(fig, fmt)
         paths.append(atomic_write_file(stem.with_suffix(f".{fmt}"), lambda p, d=data: p.write_bytes(d)))
     return paths
+
+
+def embedding_map(
+    xy: np.ndarray,
+    codes: np.ndarray,
+    groups: list[str],
+    title: str = "",
+    size: FigureSize = FigureSize(3.5, 3.5),
+) -> Figure:
+    """A 2-D embedding map, one colour per group (legend up to 24 groups); the points are rasterised so a
+    50k-point PDF stays small while axes and text stay vector."""
+    from epam_core.analysis.figures import group_colours
+
+    fig = _figure(size)
+    ax = fig.add_subplot()
+    marker = 4 if len(xy) <= 2_000 else 1
+    for g, (name, colour) in enumerate(zip(groups, group_colours(groups), strict=True)):
+        rows = codes == g
+        if rows.any():
+            ax.scatter(
+                xy[rows, 0], xy[rows, 1], s=marker, c=colour, label=name, linewidths=0, rasterized=True
+            )
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    if len(groups) <= 24:
+        ax.legend(frameon=False, markerscale=3 if marker == 1 else 1.5, fontsize="x-small", loc="center left",
+                  bbox_to_anchor=(1.0, 0.5))  # fmt: skip
+    if title:
+        ax.set_title(title)
+    return fig

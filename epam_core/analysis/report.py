@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from epam_core.analysis import (
     calibration,
     confusion,
+    embedding_map,
     fusion,
     label_errors,
     metrics,
@@ -23,6 +24,7 @@ from epam_core.analysis import (
     tables,
 )
 from epam_core.analysis.attention_report import attention_figure_builders, attention_tables
+from epam_core.analysis.embeddings import SPACE_LABELS, SPACES, predicted_classes
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.analysis.run_report import PAIRS
 from epam_core.data.noise import NOISE_TYPES
@@ -98,7 +100,7 @@ def run_figures(
     """Builders of every paper figure of a run, by file stem; call one with a ``FigureSize``. ``summary``,
     ``sweep`` and ``per_class`` may be given when already computed (as ``metrics`` / ``fusion`` compute them)."""
     if not run.has_labels:
-        return {}
+        return embedding_figures(run)
     summary = metrics.stream_summary(run) if summary is None else summary
     if sweep is None:
         sweep = fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
@@ -124,7 +126,26 @@ def run_figures(
             builders[f"robustness_{noise}"] = lambda size, c=curves, n=noise, u=unit: (
                 paper_figures.robustness(c, n, u, size)
             )
-    return builders
+    return builders | embedding_figures(run)
+
+
+def embedding_figures(run: EvalRun) -> dict[str, FigureBuilder]:
+    """The embedding maps of a run (``embeddings_<space>``) once they are computed (``epam embeddings``, the
+    Embeddings page): the first cached method of umap, pca, tsne; coloured by true class (else by the fused
+    prediction when the run has no labels)."""
+    maps = next(filter(None, (embedding_map.cached_maps(run, m) for m in embedding_map.METHODS)), None)
+    if maps is None:
+        return {}
+    colour_by = "true class" if run.has_labels else "predicted class"
+    codes, groups = embedding_map.colour_groups(
+        colour_by, run.labels, predicted_classes(run), run.class_names
+    )
+    return {
+        f"embeddings_{space}": lambda size, xy=maps.xy[space], s=space: paper_figures.embedding_map(
+            xy, codes, groups, f"{SPACE_LABELS[s]} embeddings ({maps.method})", size
+        )
+        for space in SPACES
+    }
 
 
 def is_export_dir(path: str | Path) -> bool:
@@ -174,7 +195,7 @@ def export_run(
             for name, build in run_figures(run).items():
                 fig_size = (
                     size
-                    if not name.startswith(("confusion", "per_class", "attention"))
+                    if not name.startswith(("confusion", "per_class", "attention", "embeddings"))
                     else FigureSize(max(size.width, size.height), max(size.width, size.height), size.dpi)
                 )
                 written += paper_figures.save_figure(build(fig_size), tmp / name, formats)

@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CSV or Parquet table with a sample_id column, stored in the run as metadata.parquet: its other "
         "columns become slices in `epam report` and on the dashboard's Slices page",
     )  # fmt: skip
+    p.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also store each clip's pooled RGB and pose features (embeddings.npz, float16) for the "
+        "embedding maps (`epam embeddings`, the dashboard's Embeddings page)",
+    )
     p.set_defaults(func=run)
 
 
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         source=shlex.join(["epam", *sys.argv[1:]]),
         ctx=ctx,
+        embeddings=args.embeddings,
     )
     distributed.shutdown(ctx)  # not on errors: a failed rank exits and torchrun stops the others
     if ctx.is_main:

@@ -20,6 +20,7 @@ PAGES = [
     "statistics",
     "slices",
     "calibration",
+    "embeddings",
     "robustness",
     "attention",
     "export",

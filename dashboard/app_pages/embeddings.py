@@ -1,0 +1,142 @@
+"""Embeddings: every clip of the run as a point of a 2-D map of its RGB, pose or concatenated embedding,
+coloured by class, prediction, correctness or stream agreement; a box or lasso lists the clips inside and
+opens one on the Sample page; a clip's nearest neighbours in each stream (cosine)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import embeddings_cache, state
+from epam_core.analysis import embedding_map, paper_figures
+from epam_core.analysis.embedding_map import COLOUR_BY, METHODS
+from epam_core.analysis.embeddings import SPACE_LABELS, SPACES, neighbour_table, sample_table
+from epam_core.analysis.paper_figures import FigureSize
+from epam_core.errors import EpamError
+
+STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
+METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+DETAILED_HOVER_MAX = 20_000  # clips; above, the class names in the hover are off by default
+MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+
+run = state.require_run()
+st.title("Embeddings")
+try:
+    emb = embeddings_cache.embeddings(run)
+except EpamError as err:
+    st.error(f"Cannot read the embeddings. {err}")
+    st.stop()
+if emb is None:
+    st.info(
+        f"This run has no clip embeddings (`{run.path.name}/embeddings.npz`). `epam evaluate --embeddings` "
+        f"stores them; `epam embeddings --run {run.path} --extract` adds them to this run when its checkpoint "
+        "and videos are at hand. Runs made by `epam import-scores` hold scores only, so they have none."
+    )
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+space = c1.selectbox("Map", SPACES, format_func=SPACE_LABELS.get, key="emb_space")
+colourings = list(COLOUR_BY) if run.has_labels else ["predicted class", "stream agreement"]
+colour_by = c2.selectbox("Colour by", colourings, key="emb_colour")
+per_stream = colour_by in ("predicted class", "right / wrong")
+stream = c3.selectbox(
+    "Stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=2, key="emb_stream",
+    disabled=not per_stream, help="the stream whose prediction colours the points",
+)  # fmt: skip
+method = c4.selectbox("Projection", METHODS, format_func=METHOD_NAMES.get, key="emb_method")
+
+maps = embeddings_cache.cached_maps(run, method)
+if maps is None:
+    st.info(
+        f"The {METHOD_NAMES[method]} maps of this run's {len(emb):,} clips are not computed yet. They are "
+        "computed once and cached in the run directory (UMAP of 50,000 clips: about a minute per map on two "
+        "idle cores, several on a busy machine). From the command line: "
+        f"`epam embeddings --run {run.path} --method {method}`."
+    )
+    if not st.button("Compute the maps", key="emb_compute", type="primary"):
+        st.stop()
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        maps = embeddings_cache.compute_maps(
+            run, method, lambda done, total, s: bar.progress(done / total, text=f"{done}/{total} maps {s}")
+        )
+    except EpamError as err:
+        st.error(f"Cannot compute the maps. {err}")
+        st.stop()
+    bar.empty()
+
+labels, preds, _ = embeddings_cache.classes(run)
+detailed = st.toggle(
+    "Classes in the hover", value=len(emb) <= DETAILED_HOVER_MAX, key="emb_hover",
+    help="the true class and every stream's prediction in each point's hover; off, the hover shows the clip "
+    "and its group, and the chart sent to the browser is about a third as large (50,000 clips: 11 MB -> 3 MB)",
+)  # fmt: skip
+fig = embeddings_cache.scatter(run, maps, space, colour_by, stream, detailed)
+event = st.plotly_chart(
+    fig, on_select="rerun", selection_mode=("box", "lasso", "points"), key="emb_chart",
+    config={"toImageButtonOptions": {"format": "svg", "filename": f"embeddings_{space}"}},
+)  # fmt: skip
+# a new box / lasso (or a cleared one) replaces the stored selection; the selection belongs to one map
+latest = {k: list(v) for k, v in (event.selection if event else {}).items()}
+if latest != st.session_state.get("_emb_last_event"):
+    st.session_state["_emb_last_event"] = latest
+    st.session_state["emb_selection"] = {**latest, "map": (method, space)}
+selection = st.session_state.get("emb_selection") or {}
+if selection.get("map", (method, space)) != (method, space):
+    selection = {}
+
+codes, groups = embedding_map.colour_groups(colour_by, labels, preds, run.class_names, stream)
+cols = st.columns([3, 1, 1, 1])
+cols[0].caption(
+    "Drag a box or a lasso (toolbar) to list the clips inside; click a legend entry to hide a group."
+)
+for col, fmt in zip(cols[1:], paper_figures.FORMATS, strict=True):
+    col.download_button(
+        fmt.upper(), file_name=f"{run.path.name}_embeddings_{space}_{method}.{fmt}", mime=MIME[fmt],
+        data=lambda f=fmt: paper_figures.figure_bytes(
+            paper_figures.embedding_map(maps.xy[space], codes, groups, SPACE_LABELS[space], FigureSize(3.5, 3.5)), f
+        ),
+        key=f"emb_dl_{fmt}", on_click="ignore",
+    )  # fmt: skip
+
+st.header("Selected clips")
+rows = embedding_map.rows_in_selection(maps.xy[space], selection)
+if rows.size == 0:
+    st.caption("Nothing selected yet.")
+else:
+    table = sample_table(rows, emb.sample_ids, labels, preds, run.class_names)
+    st.markdown(f"**{len(rows):,} clips** selected on the {SPACE_LABELS[space]} map")
+    picked = st.dataframe(
+        table, hide_index=True, on_select="rerun", selection_mode="single-row", key="emb_table", height=280
+    )
+    chosen = int(picked.selection.rows[0]) if picked and picked.selection.rows else 0
+    if st.button(
+        f"Open {table['sample_id'].iloc[chosen]} on the Sample page", key="emb_open", type="primary"
+    ):
+        state.open_sample(str(table["sample_id"].iloc[chosen]))
+    if st.session_state.get("_emb_chosen") != table["sample_id"].iloc[chosen]:  # a new pick fills it in
+        st.session_state["_emb_chosen"] = st.session_state["emb_nn_id"] = str(table["sample_id"].iloc[chosen])
+
+st.header("Nearest neighbours")
+st.session_state.setdefault("emb_nn_id", st.session_state.get("sample_id") or str(emb.sample_ids[0]))
+left, right = st.columns([3, 1])
+query = left.text_input("Sample id", key="emb_nn_id", help="a row picked above fills this in").strip()
+k = right.number_input("Neighbours", 1, 100, 10, key="emb_nn_k")
+if query not in set(emb.sample_ids):
+    st.warning(f"This run has no sample {query!r}.")
+    st.stop()
+row = emb.index_of(query)
+names = [*run.class_names, "unknown"]
+st.caption(
+    f"{query}: true {names[labels[row]]}; predicted RGB {names[preds['rgb'][row]]}, pose "
+    f"{names[preds['pose'][row]]}, fused {names[preds['fused'][row]]}. Each table shows the prediction of "
+    "its own stream (fused for the concatenation)."
+)
+for col, s in zip(st.columns(len(SPACES)), SPACES, strict=True):
+    own = f"{'fused' if s == 'concat' else s} prediction"
+    col.subheader(SPACE_LABELS[s])
+    col.dataframe(
+        neighbour_table(run, emb, s, query, int(k), labels, preds)[["sample_id", "cosine", "true", own]],
+        hide_index=True,
+        key=f"emb_nn_{s}",
+        column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+    )

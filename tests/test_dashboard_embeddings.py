@@ -1,0 +1,165 @@
+"""AppTest of the Embeddings page on the fixture run with embeddings added (values checked against
+epam_core.analysis), and the message for a run without embeddings."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from test_dashboard_fixture import CLASSES, NUM_SAMPLES, make_run
+
+from epam_core.analysis.embedding_map import (
+    cached_maps,
+    colour_groups,
+    load_or_compute_maps,
+    rows_in_selection,
+)
+from epam_core.analysis.embeddings import Embeddings, nearest_neighbours, predicted_classes, write_embeddings
+from epam_core.runs import read_run
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """The fixture run with clustered embeddings (by true class) and its PCA map; a copy without embeddings."""
+    root = tmp_path_factory.mktemp("runs")
+    run = read_run(make_run(root))
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(len(CLASSES), 144 + 72)) * 3
+    feats = (centres[run.labels] + rng.normal(size=(NUM_SAMPLES, 216))).astype(np.float16)
+    write_embeddings(run.path, Embeddings(run.sample_ids, feats[:, :144], feats[:, 144:]))
+    load_or_compute_maps(run, "pca")
+    make_run(root / "bare")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated(runs, monkeypatch):
+    monkeypatch.setenv("EPAM_RUNS_DIR", str(runs))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def embeddings_page(**state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("app_pages/embeddings.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def values(array: list | dict) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64)}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
+def scatter(at: AppTest) -> dict:
+    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+
+
+def test_map_selection_listing_and_neighbours(runs):
+    run = read_run(runs / "run")
+    maps = cached_maps(run, "pca")
+    at = embeddings_page(emb_method="pca")
+    assert not at.error
+    spec = scatter(at)
+    assert all(t["type"] == "scattergl" for t in spec["data"])
+    codes, groups = colour_groups("true class", run.labels, predicted_classes(run), CLASSES)
+    assert [t["name"] for t in spec["data"]] == [
+        f"{g} ({(codes == i).sum()})" for i, g in enumerate(groups[:5])
+    ]
+    first = spec["data"][0]
+    assert first["text"][0].startswith(f"<b>{run.sample_ids[0]}</b><br>true {CLASSES[run.labels[0]]}")
+    at.toggle(key="emb_hover").set_value(False).run()
+    brief = scatter(at)["data"][0]
+    assert brief["text"][0] == run.sample_ids[0] and "fullData.name" in brief["hovertemplate"]
+    at.toggle(key="emb_hover").set_value(True).run()
+    # colour by RGB right/wrong: two groups with the right counts
+    at.selectbox(key="emb_colour").set_value("right / wrong").run()
+    at.selectbox(key="emb_stream").set_value("rgb").run()
+    right = int((predicted_classes(run)["rgb"] == run.labels).sum())
+    assert [t["name"] for t in scatter(at)["data"]] == [f"right ({right})", f"wrong ({NUM_SAMPLES - right})"]
+    # a box over part of the RGB map lists exactly the clips inside it
+    xy = maps.xy["rgb"]
+    x0, x1 = np.quantile(xy[:, 0], [0.1, 0.6])
+    y0, y1 = np.quantile(xy[:, 1], [0.0, 0.8])
+    at.session_state["emb_selection"] = {"box": [{"x": [x0, x1], "y": [y0, y1]}], "map": ("pca", "rgb")}
+    at.run()
+    inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    expected = run.sample_ids[inside]
+    assert 0 < len(expected) < NUM_SAMPLES
+    listing = next(
+        d.value for d in at.dataframe if "fused prediction" in d.value.columns and "cosine" not in d.value
+    )
+    assert listing["sample_id"].tolist() == expected.tolist()
+    assert listing["true"].tolist() == [CLASSES[label] for label in run.labels[inside]]
+    assert any(f"**{inside.sum():,} clips**" in m.value for m in at.markdown)
+    # the nearest neighbours of the first selected clip, per space, as numpy finds them
+    emb_ids = run.sample_ids
+    nn_tables = [d.value for d in at.dataframe if "cosine" in d.value.columns]
+    assert at.text_input(key="emb_nn_id").value == expected[0]
+    from epam_core.analysis.embeddings import read_embeddings
+
+    emb = read_embeddings(run)
+    for table, space in zip(nn_tables, ("rgb", "pose", "concat"), strict=True):
+        rows, sim = nearest_neighbours(emb, space, emb.index_of(expected[0]), 10)
+        assert table["sample_id"].tolist() == emb_ids[rows].tolist()
+        np.testing.assert_allclose(table["cosine"].to_numpy(), sim, atol=1e-6)
+    # a selection made on another map does not apply here
+    at.selectbox(key="emb_space").set_value("pose").run()
+    assert not any("clips** selected" in m.value for m in at.markdown)
+    at.selectbox(key="emb_space").set_value("rgb").run()
+    at.button(key="emb_open").click().run()
+    assert at.session_state["sample_id"] == expected[0]
+
+
+def test_lasso_selection_matches_the_library(runs):
+    run = read_run(runs / "run")
+    xy = cached_maps(run, "pca").xy["concat"]
+    lo, hi = xy.min(0), xy.max(0)
+    lasso = {"x": [lo[0], hi[0], lo[0]], "y": [lo[1], lo[1], hi[1]]}  # the lower-left half of the map
+    at = embeddings_page(emb_method="pca", emb_space="concat")
+    at.session_state["emb_selection"] = {"lasso": [lasso], "map": ("pca", "concat")}
+    at.run()
+    expected = run.sample_ids[rows_in_selection(xy, {"lasso": [lasso]})]
+    assert 0 < len(expected) < NUM_SAMPLES
+    listing = next(d.value for d in at.dataframe if "fused prediction" in d.value.columns)
+    assert listing["sample_id"].tolist() == expected.tolist()
+
+
+def test_uncomputed_map_is_computed_once_on_demand(runs):
+    run = read_run(runs / "run")
+    assert cached_maps(run, "tsne") is None
+    at = embeddings_page(emb_method="tsne")
+    assert any("not computed yet" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and at.get("button")
+    at.button(key="emb_compute").click().run()
+    assert not at.exception
+    maps = cached_maps(run, "tsne")  # now cached in the run
+    assert maps is not None
+    shown = scatter(at)["data"]
+    rows = np.concatenate([values(t["customdata"]) for t in shown])
+    xs = np.concatenate([values(t["x"]) for t in shown])
+    np.testing.assert_allclose(xs, maps.xy["rgb"][rows, 0], atol=1e-5)
+    assert sorted(rows.tolist()) == list(range(NUM_SAMPLES))
+    assert not embeddings_page(emb_method="tsne").get("button")  # reopened: read from the cache
+
+
+def test_run_without_embeddings_says_so(runs):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["custom_run"] = str(runs / "bare" / "run")
+    at.run()
+    at.switch_page("app_pages/embeddings.py").run()
+    assert not at.exception
+    assert any("no clip embeddings" in i.value and "--embeddings" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
