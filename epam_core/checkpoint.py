@@ -19,7 +19,7 @@ import logging
 import pickle
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from epam_core.config import EPAMNetConfig, paper_config
 from epam_core.errors import CheckpointError
+from epam_core.fast import DEFAULT_OPTIONS, CpuInferenceOptions, prepare_cpu_inference
 from epam_core.models.epam_net import EPAMNet
 from epam_core.runs import atomic_write_file
 
@@ -134,21 +135,29 @@ def read_checkpoint_file(path: str | Path) -> Any:
         raise CheckpointError(path, f"is not a readable PyTorch file ({type(err).__name__}: {err})") from None
 
 
-def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
-    """Ours or the authors' EPAM-Net file -> ``LoadedCheckpoint`` with the model in eval mode."""
+def load_checkpoint(
+    path: str | Path, *, cpu_inference: CpuInferenceOptions | None = DEFAULT_OPTIONS
+) -> LoadedCheckpoint:
+    """Ours or the authors' EPAM-Net file -> ``LoadedCheckpoint`` with the model in eval mode.
+
+    The model is in its CPU-inference form (``epam_core.fast.prepare_cpu_inference`` with ``cpu_inference``;
+    the same state dict, and the plain computation wherever the fast one does not apply); ``None``: plain.
+    """
     path = Path(path)
     data = read_checkpoint_file(path)
     if isinstance(data, Mapping) and data.get("format") == FORMAT:
         loaded = _from_ours(path, data)
     else:
         loaded = _from_official(path, data)
-    loaded.model.eval()
-    return loaded
+    if cpu_inference is None:
+        return replace(loaded, model=loaded.model.eval())
+    return replace(loaded, model=prepare_cpu_inference(loaded.model, cpu_inference))
 
 
-def load_model(path: str | Path) -> EPAMNet:
-    """The model of a checkpoint (ours or the authors'), in eval mode."""
-    return load_checkpoint(path).model
+def load_model(path: str | Path, *, cpu_inference: CpuInferenceOptions | None = DEFAULT_OPTIONS) -> EPAMNet:
+    """The model of a checkpoint (ours or the authors'), in eval mode and CPU-inference form (see
+    ``load_checkpoint``)."""
+    return load_checkpoint(path, cpu_inference=cpu_inference).model
 
 
 def load_unimodal_weights(model: EPAMNet, stream: str, path: str | Path) -> None:

@@ -17,9 +17,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from epam_core.config import EPAMNetConfig
-from epam_core.layers.conv_bn import ConvBN
 from epam_core.models.epam_net import EPAMNet
-from epam_core.models.x_shift_net import XShiftBlock
 
 
 @dataclass(frozen=True)
@@ -53,9 +51,9 @@ def count_gmac(fn: Callable[..., Any], *args: Tensor) -> float:
     return counter.get_total_flops() / 2e9
 
 
-def _bn_hook(totals: list[int]) -> Callable[[ConvBN, Any, Tensor], None]:
-    def hook(module: ConvBN, _inputs: Any, output: Tensor) -> None:
-        totals[0] += output.numel() * (2 if module.bn.affine else 1)
+def _bn_hook(totals: list[int]) -> Callable[[nn.BatchNorm2d, Any, Tensor], None]:
+    def hook(module: nn.BatchNorm2d, _inputs: Any, output: Tensor) -> None:
+        totals[0] += output.numel() * (2 if module.affine else 1)
 
     return hook
 
@@ -68,13 +66,6 @@ def example_inputs(config: EPAMNetConfig, batch: int = 1) -> tuple[Tensor, Tenso
     return rgb, pose
 
 
-def _block_bn_hook(totals: list[int]) -> Callable[[XShiftBlock, Any, Tensor], None]:
-    def hook(module: XShiftBlock, _inputs: Any, output: Tensor) -> None:
-        totals[0] += output.numel() * (2 if module.conv3.bn.affine else 1)
-
-    return hook
-
-
 def profile_model(config: EPAMNetConfig) -> ModelProfile:
     """Parameters and multiply-adds of the model of ``config`` for one clip.
 
@@ -84,13 +75,10 @@ def profile_model(config: EPAMNetConfig) -> ModelProfile:
         model = EPAMNet(config)
         rgb, pose = example_inputs(config)
     bn_total = [0]
-    # conv3 runs through ConvBN.forward_add_relu (no hook): count it from its block's output, the same shape
     handles = [
         m.register_forward_hook(_bn_hook(bn_total))
-        if isinstance(m, ConvBN)
-        else m.register_forward_hook(_block_bn_hook(bn_total))
         for m in model.modules()
-        if isinstance(m, ConvBN | XShiftBlock)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
     ]
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:

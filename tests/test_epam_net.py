@@ -1,4 +1,5 @@
-"""EPAMNet: the official parameter layout, the contract, gradients, determinism, and the reference."""
+"""EPAMNet: the official parameter layout, the contract, gradients, determinism, and the reference (plain and
+in the CPU-inference form of ``epam_core.fast``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from epam_core.checkpoint import load_checkpoint
 from epam_core.config import build_config
+from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
+from epam_core.fast.epam_net import CpuEPAMNet
 from epam_core.models import EPAMNet, EPAMOutput, build_model
 from epam_core.models.reference import ReferenceEPAMNet
 
-OFFICIAL_KEYS = Path(__file__).resolve().parents[2] / "shared" / "docs" / "official_state_dict_keys_ntu60.txt"
+DEMO_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "epam_demo.pt"
+
+# The authors' NTU-60 checkpoint, listed as "key<TAB>shape" (keys and shapes only, no weights)
+OFFICIAL_KEYS = Path(__file__).resolve().parent / "data" / "official_state_dict_keys_ntu60.txt"
 
 
 def inputs(config, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,11 +66,13 @@ def test_paper_state_dict_counts(paper: EPAMNet) -> None:
     assert "rgb_backbone.layer1.1.se_module.fc1.weight" not in sd  # SE on even blocks only
 
 
-@pytest.mark.skipif(not OFFICIAL_KEYS.is_file(), reason=f"{OFFICIAL_KEYS} not present")
 def test_paper_state_dict_equals_official_listing(paper: EPAMNet) -> None:
     official = [tuple(line.split("\t")) for line in OFFICIAL_KEYS.read_text().splitlines() if line]
+    assert len(official) == 1071
     ours = [(k, str(tuple(v.shape))) for k, v in paper.state_dict().items()]
     assert ours == official
+    converted = prepare_cpu_inference(paper)
+    assert [(k, str(tuple(v.shape))) for k, v in converted.state_dict().items()] == official
 
 
 def test_init_as_the_authors(paper: EPAMNet) -> None:
@@ -122,7 +131,7 @@ def test_every_parameter_gets_a_gradient() -> None:
 def test_eval_output_is_deterministic() -> None:
     config = build_config("demo")
     torch.manual_seed(0)
-    model = EPAMNet(config).eval()
+    model = prepare_cpu_inference(EPAMNet(config))
     randomize(model)
     rgb, pose = inputs(config)
     with torch.no_grad():
@@ -139,8 +148,8 @@ def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 
 def compare_with_reference(preset: str, batch: int, parallel_streams: bool = True) -> None:
     config = build_config(preset)
     torch.manual_seed(0)
-    fast, ref = EPAMNet(config), ReferenceEPAMNet(config)
-    fast.parallel_streams = parallel_streams
+    fast = prepare_cpu_inference(EPAMNet(config), CpuInferenceOptions(parallel_streams=parallel_streams))
+    ref = ReferenceEPAMNet(config)
     randomize(fast)
     ref.load_state_dict(fast.state_dict(), strict=True)
     fast.eval()
@@ -150,6 +159,51 @@ def compare_with_reference(preset: str, batch: int, parallel_streams: bool = Tru
         a, b = fast(rgb, pose), ref(rgb, pose)
     for field in ("rgb_logits", "pose_logits", "fused_logits", "spatial_attention", "temporal_attention"):
         assert_rel_close(getattr(a, field), getattr(b, field))
+
+
+def test_plain_model_equals_reference_demo() -> None:
+    config = build_config("demo")
+    torch.manual_seed(0)
+    plain, ref = EPAMNet(config), ReferenceEPAMNet(config)
+    randomize(plain)
+    ref.load_state_dict(plain.state_dict(), strict=True)
+    rgb, pose = inputs(config)
+    with torch.no_grad():
+        a, b = plain.eval()(rgb, pose), ref.eval()(rgb, pose)
+    for field in ("rgb_logits", "pose_logits", "fused_logits", "spatial_attention", "temporal_attention"):
+        assert_rel_close(getattr(a, field), getattr(b, field))
+
+
+FIELDS = ("rgb_logits", "pose_logits", "fused_logits", "spatial_attention", "temporal_attention")
+
+
+@pytest.mark.parametrize("form", ["plain", "cpu inference"])
+def test_features_then_head_and_rgb_features_once_equal_forward(form: str) -> None:
+    """forward = forward_head(*forward_features); one clip's RGB features serve every pose input of it."""
+    # the trained demo model: its attention (hence its RGB stream) follows the pose input
+    model = load_checkpoint(
+        DEMO_CHECKPOINT, cpu_inference=None if form == "plain" else CpuInferenceOptions()
+    ).model
+    assert isinstance(model, CpuEPAMNet) == (form != "plain")
+    config = model.config
+    model.fusion_weights = (0.7, 1.3)
+    rgb, pose = inputs(config, batch=1)
+    noisy = torch.cat([pose, pose.flip(-1), torch.zeros_like(pose)])  # three pose inputs of the one clip
+    with torch.no_grad():
+        full = model(rgb.expand(3, *rgb.shape[1:]), noisy)
+        rgb_feats, pose_feats = model.forward_features(rgb, pose)
+        split = model.forward_head(rgb_feats, pose_feats)
+        h = config.input.rgb_size // config.rgb.total_stride
+        assert rgb_feats.shape == (1, config.input.rgb_frames, model.rgb_backbone.out_channels, h, h)
+        torch.testing.assert_close(model.rgb_features(rgb), rgb_feats, rtol=0, atol=0)
+        shared = model.forward_with_rgb_features(model.rgb_features(rgb), noisy)
+    for field in FIELDS:
+        torch.testing.assert_close(getattr(split, field), getattr(full, field)[:1], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(getattr(shared, field), getattr(full, field), rtol=1e-5, atol=1e-6)
+    # the pose input guides the RGB stream through the attention
+    assert (shared.rgb_logits[0] - shared.rgb_logits[2]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="multiple"):
+        model.forward_with_rgb_features(rgb_feats, noisy[:, :, :-1])
 
 
 def test_fast_path_equals_reference_demo() -> None:
@@ -186,7 +240,7 @@ def test_train_mode_equals_reference_and_updates_bn() -> None:
 def test_eval_fold_cache_follows_weight_changes() -> None:
     config = build_config("demo")
     torch.manual_seed(0)
-    model = EPAMNet(config).eval()
+    model = prepare_cpu_inference(EPAMNet(config))
     randomize(model)
     rgb, pose = inputs(config)
     with torch.no_grad():

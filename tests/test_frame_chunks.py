@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from epam_core.models.frame_chunks import frame_chunks
+from epam_core.fast.frame_chunks import frame_chunks
 
 
 def spans(chunks) -> list[tuple[int, int, int, int]]:

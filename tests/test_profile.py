@@ -53,4 +53,8 @@ def test_profile_command_text(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_quick_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick"]) == 0
     out = capsys.readouterr().out
-    assert "| reference (Conv3d, NCTHW) b1 |" in out and "| EPAMNet eager b1 |" in out
+    assert (
+        "| reference (Conv3d, NCTHW) b1 |" in out
+        and "| EPAMNet CPU inference b1 |" in out
+        and "| EPAMNet plain b1 |" in out
+    )

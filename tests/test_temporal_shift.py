@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from epam_core.layers.temporal_shift import TemporalShift, temporal_shift, temporal_shift_window
+from epam_core.fast.frame_chunks import temporal_shift_window
+from epam_core.layers.temporal_shift import TemporalShift, temporal_shift
 from epam_core.models.reference import shift_ncthw
 
 N, T, C, H, W = 2, 4, 8, 2, 3

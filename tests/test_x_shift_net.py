@@ -1,4 +1,5 @@
-"""X-ShiftNet block and backbone against the literal Conv3d/NCTHW transcription, weights copied strictly."""
+"""X-ShiftNet block and backbone, plain and in the CPU-inference form (``epam_core.fast``), against the literal
+Conv3d/NCTHW transcription, weights copied strictly."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import pytest
 import torch
 
 from epam_core.config import StreamConfig, build_config
+from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
 from epam_core.layers.conv_bn import ConvBN
-from epam_core.models import x_shift_net
-from epam_core.models.reference import BlockX3D, X3DTemporalShift
+from epam_core.models.reference import BlockX3D, ConvModule, X3DTemporalShift
 from epam_core.models.x_shift_net import XShiftBlock, XShiftNet
+
+FORMS = {"plain": lambda m: m, "cpu inference": prepare_cpu_inference}
 
 
 def randomize(module: torch.nn.Module, seed: int = 0) -> None:
@@ -24,13 +27,16 @@ def randomize(module: torch.nn.Module, seed: int = 0) -> None:
                 )
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("train", [False, True])
 @pytest.mark.parametrize(("cin", "cout", "stride", "se"), [(16, 16, 1, True), (16, 32, 2, False)])
-def test_block_matches_reference(train: bool, cin: int, cout: int, stride: int, se: bool) -> None:
+def test_block_matches_reference(form: str, train: bool, cin: int, cout: int, stride: int, se: bool) -> None:
     cfg = StreamConfig(in_channels=3, shift_div=4)
     planes = int(cout * 2.25)
-    ours = XShiftBlock(
-        cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
+    ours = FORMS[form](
+        XShiftBlock(
+            cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
+        )
     )
     ref = BlockX3D(cin, planes, cout, stride, cfg, se)
     randomize(ours)
@@ -56,19 +62,22 @@ def test_block_matches_reference(train: bool, cin: int, cout: int, stride: int, 
 )
 @pytest.mark.parametrize(("cin", "cout", "stride", "se"), [(16, 16, 1, True), (16, 32, 2, False)])
 def test_chunked_eval_path_matches_reference(
-    monkeypatch: pytest.MonkeyPatch, chunk_frames: int, cin: int, cout: int, stride: int, se: bool
+    chunk_frames: int, cin: int, cout: int, stride: int, se: bool
 ) -> None:
     cfg = StreamConfig(in_channels=3, shift_div=4)
     planes = int(cout * 2.25)
-    ours = XShiftBlock(
-        cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
-    ).eval()
+    n, t, size = 5, 5, 6
+    # chunks hold `chunk_frames` frames of conv1's output: planes x size x size float32 each
+    options = CpuInferenceOptions(chunk_bytes=chunk_frames * 4 * planes * size * size)
+    ours = prepare_cpu_inference(
+        XShiftBlock(
+            cin, planes, cout, stride=stride, shift_div=4, se_ratio=1 / 16 if se else None, use_swish=True
+        ),
+        options,
+    )
     ref = BlockX3D(cin, planes, cout, stride, cfg, se).eval()
     randomize(ours)
     ref.load_state_dict(ours.state_dict(), strict=True)
-    n, t, size = 5, 5, 6
-    # chunks hold `chunk_frames` frames of conv1's output: planes x size x size float32 each
-    monkeypatch.setattr(x_shift_net, "CHUNK_BYTES", chunk_frames * 4 * planes * size * size)
     x = torch.randn(n, cin, t, size, size)
     expected = ref(x).transpose(1, 2)  # (N, T, C, h, w)
     x_cl = x.transpose(1, 2).reshape(n * t, cin, size, size).contiguous(memory_format=torch.channels_last)
@@ -83,11 +92,11 @@ def test_chunked_eval_path_matches_reference(
     assert (reused.data_ptr() == x_cl.data_ptr()) == (ours.downsample is None)
 
 
-def test_forward_hooks_see_whole_activations_that_stay_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forward_hooks_see_whole_activations_that_stay_as_they_were() -> None:
     """Feature extraction with hooks in eval: one call per forward with the whole tensor, never overwritten."""
-    monkeypatch.setattr(x_shift_net, "CHUNK_BYTES", 1)  # one frame per chunk wherever chunks are allowed
     torch.manual_seed(0)
-    net = XShiftNet(build_config("demo").rgb).eval()
+    # one frame per chunk wherever chunks are allowed
+    net = prepare_cpu_inference(XShiftNet(build_config("demo").rgb), CpuInferenceOptions(chunk_bytes=1))
     randomize(net)
     x = torch.randn(2, 3, 8, 32, 32)
     seen: dict[str, list[torch.Tensor]] = {"layer2.0": [], "layer3.1.conv1": []}
@@ -111,28 +120,58 @@ def test_forward_hooks_see_whole_activations_that_stay_as_they_were(monkeypatch:
     torch.testing.assert_close(seen["layer2.0"][0], expected)  # not written over by layer2.1
 
 
+def test_convbn_batchnorm2d_on_frames_equals_batchnorm3d_on_clips() -> None:
+    """nn.BatchNorm2d on (N*T, C, H, W): the authors' BatchNorm3d keys, outputs and running statistics."""
+    torch.manual_seed(0)
+    ours, ref = (
+        ConvBN(6, 10, 3, stride=2, groups=2, bn_momentum=0.3),
+        ConvModule(6, 10, 3, 2, groups=2, momentum=0.3),
+    )
+    randomize(ours)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    n, t = 2, 3
+    for _ in range(2):  # two training steps: the running statistics and num_batches_tracked follow
+        x = torch.randn(n, 6, t, 9, 9)
+        out = ours(x.transpose(1, 2).reshape(n * t, 6, 9, 9))
+        torch.testing.assert_close(out.view(n, t, 10, 5, 5).transpose(1, 2), ref(x))
+    for (name, a), b in zip(ours.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    assert ours.bn.num_batches_tracked.item() == 2
+    ours.eval()
+    ref.eval()
+    x = torch.randn(n, 6, t, 9, 9)
+    out = ours(x.transpose(1, 2).reshape(n * t, 6, 9, 9))
+    torch.testing.assert_close(out.view(n, t, 10, 5, 5).transpose(1, 2), ref(x))
+
+
 def test_convbn_fold_is_exact_and_differentiable_in_eval() -> None:
     torch.manual_seed(0)
-    m = ConvBN(6, 10, 3, stride=2, groups=2)
-    randomize(m)
-    m.eval()
+    plain = ConvBN(6, 10, 3, stride=2, groups=2)
+    randomize(plain)
+    m = prepare_cpu_inference(plain)
+    ref = ConvModule(6, 10, 3, 2, groups=2).eval()  # Conv3d + BatchNorm3d + ReLU on (N, C, T, H, W)
+    ref.load_state_dict(m.state_dict(), strict=True)
     x = torch.randn(3, 6, 9, 9, requires_grad=True)
-    unfused = torch.relu(m.bn(m.conv(x.unsqueeze(2))).squeeze(2))
-    out = m(x)  # grad enabled: fold on the fly
+    unfused = ref(x.unsqueeze(2)).squeeze(2)
+    out = m(x)  # grad enabled: the plain computation
     torch.testing.assert_close(out, unfused)
     out.sum().backward()
     assert m.conv.weight.grad is not None and m.bn.weight.grad is not None and x.grad is not None
     with torch.no_grad():
-        torch.testing.assert_close(m(x), unfused)  # cached fold
+        x_cl = x.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(m(x_cl), unfused)  # cached fold, one fused call
         m.bn.running_mean.add_(1.0)  # an in-place change invalidates the cache
-        torch.testing.assert_close(m(x), torch.relu(m.bn(m.conv(x.unsqueeze(2))).squeeze(2)))
+        ref.bn.running_mean.add_(1.0)
+        torch.testing.assert_close(m(x_cl), ref(x.unsqueeze(2)).squeeze(2))
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("stream", ["rgb", "pose"])
-def test_demo_backbones_match_reference_and_shapes(stream: str) -> None:
+def test_demo_backbones_match_reference_and_shapes(form: str, stream: str) -> None:
     config = build_config("demo")
     cfg = getattr(config, stream)
-    ours, ref = XShiftNet(cfg), X3DTemporalShift(cfg)
+    ours, ref = FORMS[form](XShiftNet(cfg)), X3DTemporalShift(cfg)
     randomize(ours)
     ref.load_state_dict(ours.state_dict(), strict=True)
     ours.eval()

@@ -1,4 +1,5 @@
-"""`epam bench`: eval-mode latency of EPAMNet against the literal reference transcription.
+"""`epam bench`: eval-mode latency of EPAMNet (plain, and in the CPU-inference form of
+``epam_core.fast.prepare_cpu_inference``) against the literal reference transcription.
 
 One process, all models resident, interleaved rounds: every round times a calibration conv2d (3x3, 64->64,
 8x56x56, 1.85 GFLOP) and then every (model, batch) variant, so that the machine's drift hits all of them
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from epam_core.config import build_config
+    from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
     from epam_core.models.epam_net import EPAMNet
     from epam_core.models.reference import ReferenceEPAMNet
     from epam_core.profile import count_gmac, example_inputs
@@ -55,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = build_config(args.preset)
-    fast, ref = EPAMNet(config).eval(), ReferenceEPAMNet(config).eval()
-    _randomize(fast)
-    ref.load_state_dict(fast.state_dict(), strict=True)
-    compiled = _compile(fast) if args.compile else None
+    plain, ref = EPAMNet(config).eval(), ReferenceEPAMNet(config).eval()
+    _randomize(plain)
+    ref.load_state_dict(plain.state_dict(), strict=True)
+    fast = prepare_cpu_inference(plain, CpuInferenceOptions(threads=args.threads))
+    compiled = _compile(plain) if args.compile else None
 
     variants: list[Variant] = []
     calib = torch.randn(8, 64, 56, 56)
@@ -80,12 +83,19 @@ def run(args: argparse.Namespace) -> int:
             pose.uniform_()
             # counted on the reference: FlopCounterMode does not see the fused oneDNN calls of the fast path
             gflop = 2 * count_gmac(ref, rgb, pose)
-            _check_same(fast(rgb, pose).fused_logits, ref(rgb, pose).fused_logits, "EPAMNet", batch)
+            expected = ref(rgb, pose).fused_logits
+            _check_same(fast(rgb, pose).fused_logits, expected, "EPAMNet (CPU inference)", batch)
+            _check_same(plain(rgb, pose).fused_logits, expected, "EPAMNet (plain)", batch)
             reps = 1 if batch > 4 or args.quick else 3
             base = f"reference (Conv3d, NCTHW) b{batch}"
             variants.append(Variant(base, batch, gflop, _call(ref, rgb, pose), reps, []))
             variants.append(
-                Variant(f"EPAMNet eager b{batch}", batch, gflop, _call(fast, rgb, pose), reps, [], base)
+                Variant(f"EPAMNet plain b{batch}", batch, gflop, _call(plain, rgb, pose), reps, [], base)
+            )
+            variants.append(
+                Variant(
+                    f"EPAMNet CPU inference b{batch}", batch, gflop, _call(fast, rgb, pose), reps, [], base
+                )
             )
             if compiled is not None:
                 log.info("compiling for batch %d (minutes on 2 cores)", batch)
@@ -126,7 +136,7 @@ def _randomize(model) -> None:
 
 
 def _compile(model):
-    """torch.compile with inductor's freezing (weights become constants: BN folding and layout chosen at
+    """torch.compile of the plain model with inductor's freezing (weights become constants: BN folding and layout chosen at
     compile time); static shapes, so each batch size gets its own graph. Minutes on 2 cores."""
     import torch
     import torch._inductor.config as inductor_config

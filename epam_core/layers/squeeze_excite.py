@@ -34,11 +34,8 @@ class SqueezeExcite(nn.Module):
         hidden = F.relu(F.linear(pooled, self.fc1.weight.flatten(1), self.fc1.bias))  # (N, C_se)
         return torch.sigmoid(F.linear(hidden, self.fc2.weight.flatten(1), self.fc2.bias))
 
-    def forward(self, x: Tensor, num_segments: int, *, inplace: bool = False) -> Tensor:
-        """``inplace``: scale ``x`` itself (callers that own ``x`` and need no gradient)."""
+    def forward(self, x: Tensor, num_segments: int) -> Tensor:
         nt, c, h, w = x.shape
-        n = nt // num_segments
-        gate = self.gate(x.mean(dim=(2, 3)).view(n, num_segments, c).mean(dim=1))  # (N, C)
-        x5, gate5 = x.view(n, num_segments, c, h, w), gate.view(n, 1, c, 1, 1)  # (N, T, C, H, W)
-        out = x5.mul_(gate5) if inplace else x5 * gate5
-        return out.reshape(nt, c, h, w)  # a view when x is channels_last or contiguous
+        x5 = x.view(nt // num_segments, num_segments, c, h, w)  # (N, T, C, H, W)
+        gate = self.gate(x5.mean(dim=(1, 3, 4)))  # (N, C)
+        return (x5 * gate[:, None, :, None, None]).reshape(nt, c, h, w)  # a view for channels_last x

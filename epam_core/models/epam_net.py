@@ -19,7 +19,6 @@ from torch import Tensor, nn
 from epam_core.config import EPAMNetConfig, build_config
 from epam_core.layers.pose_attention import PoseAttention
 from epam_core.models.heads import ClsHead
-from epam_core.models.stream_parallel import can_split, run_split
 from epam_core.models.x_shift_net import XShiftNet
 
 
@@ -35,14 +34,17 @@ class EPAMOutput:
 
 
 class EPAMNet(nn.Module):
-    """The whole model, built from an ``EPAMNetConfig``; ``fusion_weights`` can be changed after building."""
+    """The whole model, built from an ``EPAMNetConfig``; ``fusion_weights`` can be changed after building.
+
+    ``forward`` = ``forward_head(*forward_features(rgb, pose))``: the two backbones, then the attention, the
+    heads and the fusion. ``rgb_features`` + ``forward_with_rgb_features`` is the same pass split after the
+    RGB backbone, whose output does not depend on the pose input (the attention acts on its output).
+    """
 
     def __init__(self, config: EPAMNetConfig) -> None:
         super().__init__()
         self.config = config
         self.fusion_weights: tuple[float, float] = tuple(float(w) for w in config.fusion_weights)
-        # eval without autograd: run the RGB and pose backbones concurrently, half of the threads each
-        self.parallel_streams = True
         self.rgb_backbone = XShiftNet(config.rgb)
         self.rgb_cls_head = ClsHead(self.rgb_backbone.out_channels, config.num_classes, config.dropout)
         self.pose_backbone = XShiftNet(config.pose)
@@ -52,15 +54,20 @@ class EPAMNet(nn.Module):
 
     def forward(self, rgb: Tensor, pose: Tensor) -> EPAMOutput:
         """rgb (N, 3, T_rgb, S, S) normalised, pose (N, V, T_pose, H, W) heatmaps, T_pose a multiple of T_rgb."""
-        t_rgb, t_pose = rgb.shape[2], pose.shape[2]
-        if t_pose % t_rgb:
-            raise ValueError(f"pose frames ({t_pose}) must be a multiple of RGB frames ({t_rgb})")
-        if self.parallel_streams and not self.training and can_split(rgb, pose):
-            # the two backbones side by side, one per half of the threads (stream_parallel.py)
-            rgb_feats, pose_feats = run_split(self.rgb_backbone, rgb, self.pose_backbone, pose)
-        else:
-            rgb_feats = self.rgb_backbone(rgb)  # (N, T_rgb, C_r, h, w)
-            pose_feats = self.pose_backbone(pose)  # (N, T_pose, C_p, h, w)
+        return self.forward_head(*self.forward_features(rgb, pose))
+
+    def forward_features(self, rgb: Tensor, pose: Tensor) -> tuple[Tensor, Tensor]:
+        """The two backbones: f_r (N, T_rgb, C_r, h, w) and f_s (N, T_pose, C_p, h, w)."""
+        check_frame_counts(rgb.shape[2], pose.shape[2])
+        return self.rgb_backbone(rgb), self.pose_backbone(pose)
+
+    def forward_head(self, rgb_feats: Tensor, pose_feats: Tensor) -> EPAMOutput:
+        """Pose-driven attention on f_r, the two classifier heads and the score fusion.
+
+        ``rgb_feats`` may hold one clip for a batch of pose inputs of that clip (batch 1, broadcast).
+        """
+        t_rgb, t_pose = rgb_feats.shape[1], pose_feats.shape[1]
+        check_frame_counts(t_rgb, t_pose)
         # pose frame k * stride is RGB frame k (config.input.frame_stride for the preset's sizes)
         spatial, temporal = self.attention_module(pose_feats[:, :: t_pose // t_rgb])
         attention = (spatial * temporal[:, :, None, None]).unsqueeze(2)  # (N, T_rgb, 1, h, w)
@@ -71,6 +78,16 @@ class EPAMNet(nn.Module):
             rgb_logits, pose_logits, w_rgb * rgb_logits + w_pose * pose_logits, spatial, temporal
         )
 
+    def rgb_features(self, rgb: Tensor) -> Tensor:
+        """f_r = the RGB backbone's output (N, T_rgb, C_r, h, w): the part of ``forward`` that ``pose``
+        cannot change, computed once for many pose inputs of the same clip (skeleton-noise sweeps)."""
+        return self.rgb_backbone(rgb)
+
+    def forward_with_rgb_features(self, rgb_feats: Tensor, pose: Tensor) -> EPAMOutput:
+        """``forward(rgb, pose)`` given ``rgb_feats = rgb_features(rgb)``: only the pose backbone, the attention
+        and the heads run. ``rgb_feats`` of one clip (batch 1) serves a batch of its pose inputs."""
+        return self.forward_head(rgb_feats, self.pose_backbone(pose))
+
     def forward_rgb(self, rgb: Tensor) -> Tensor:
         """RGB stream alone, without attention (stage-1 pre-training): (N, 3, T, S, S) -> (N, K)."""
         return self.rgb_cls_head(self.rgb_backbone(rgb))
@@ -78,6 +95,12 @@ class EPAMNet(nn.Module):
     def forward_pose(self, pose: Tensor) -> Tensor:
         """Pose stream alone (stage-1 pre-training): (N, V, T, H, W) -> (N, K)."""
         return self.pose_cls_head(self.pose_backbone(pose))
+
+
+def check_frame_counts(t_rgb: int, t_pose: int) -> None:
+    """Every RGB frame must be a pose frame: T_pose a multiple of T_rgb (``ValueError`` otherwise)."""
+    if t_pose % t_rgb:
+        raise ValueError(f"pose frames ({t_pose}) must be a multiple of RGB frames ({t_rgb})")
 
 
 def init_weights(model: nn.Module) -> None:

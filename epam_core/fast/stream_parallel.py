@@ -3,8 +3,8 @@
 Batch-1 inference is a long chain of small, memory-bound ops (1x1 and depthwise convs on 7x7 to 112x112
 maps, the shift copies, SE); splitting each of them over 2 threads pays a fork/join barrier per op and gains
 little, and on a shared CPU one descheduled thread stalls the other at every barrier. The RGB and pose
-streams are independent until the attention block, so in eval mode (no autograd, CPU) the pose backbone runs
-in a dedicated worker thread while the calling thread runs the RGB backbone, with ``n // 2`` and
+streams are independent until the attention block, so in eval mode (no autograd, CPU) ``CpuEPAMNet`` runs the
+pose backbone in a dedicated worker thread while the calling thread runs the RGB backbone, with ``n // 2`` and
 ``n - n // 2`` of the caller's ``torch.get_num_threads()`` = n. OpenMP's thread count is per thread, so the
 caller's own setting is restored afterwards; the results are those of the serial path up to float rounding
 (a different thread count changes oneDNN's summation order).
@@ -13,8 +13,9 @@ caller's own setting is restored afterwards; the results are those of the serial
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -67,3 +68,17 @@ def run_split(
         finally:
             torch.set_num_threads(total)  # after the worker's own set_num_threads (ATen keeps a global too)
     return out_first, out_second
+
+
+@contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block, the caller's setting restored after it; None: no change."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

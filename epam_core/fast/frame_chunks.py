@@ -1,4 +1,5 @@
-"""Chunks of frames for X-ShiftNet's eval fast path (``XShiftBlock`` in eval, without autograd, on CPU).
+"""Chunks of frames for the CPU-inference form of X-ShiftNet's block (``ChunkedXShiftBlock``), and the
+temporal shift of one chunk.
 
 Every layer of an X-ShiftNet block works frame by frame except the temporal shift at its input and the
 squeeze-excitation's mean over the clip, so a block can run its widest part (the shift, conv1 at the input
@@ -12,6 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+
+import torch
+from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,31 @@ def frame_chunks(num_clips: int, num_frames: int, bytes_per_frame: int, budget: 
         for n in range(num_clips)
         for t0, t1 in itertools.pairwise(bounds)
     ]
+
+
+def temporal_shift_window(x5: Tensor, clips: slice, frames: slice, fold_div: int) -> Tensor:
+    """The frames ``frames`` of the clips ``clips`` of ``temporal_shift``'s output, read from the whole input.
+
+    Args:
+        x5: (N, T, H, W, C), e.g. a view of channels_last (N*T, C, H, W) memory.
+        clips, frames: ranges with step 1; the frames next to the window are read, not cut off.
+
+    Returns:
+        (k*F, C, H, W) in channels_last memory format: k clips of F frames.
+    """
+    t = x5.shape[1]
+    t0, t1, _ = frames.indices(t)
+    fold = x5.shape[-1] // fold_div
+    # one dense copy of the window, then the two shifted channel groups from the neighbouring frames
+    out = x5[clips, t0:t1].clone(memory_format=torch.contiguous_format)  # (k, F, H, W, C)
+    end = min(t1 + 1, t)
+    out[:, : end - t0 - 1, ..., :fold] = x5[clips, t0 + 1 : end, ..., :fold]  # from next frame
+    if t1 == t:
+        out[:, -1, ..., :fold] = 0
+    start = max(t0 - 1, 0)
+    # from previous frame
+    out[:, start - t0 + 1 :, ..., fold : 2 * fold] = x5[clips, start : t1 - 1, ..., fold : 2 * fold]
+    if t0 == 0:
+        out[:, 0, ..., fold : 2 * fold] = 0
+    k, f, h, w, c = out.shape
+    return out.view(k * f, h, w, c).permute(0, 3, 1, 2)  # (k*F, C, H, W), channels_last
