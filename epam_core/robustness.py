@@ -2,7 +2,10 @@
 
 Each sample's video is decoded once (``pipeline.load_clip``); only its heatmaps are redrawn for every
 (noise, level, seed) condition, because skeleton noise moves keypoints and leaves the RGB frames alone.
-The RGB logits still change: the attention that guides the RGB stream comes from the pose features.
+For the same reason the RGB backbone runs once per sample (``EPAMNet.rgb_features``): EPAM-Net's attention
+acts on the RGB backbone's output, so each condition re-runs only the pose backbone, the attention and the
+heads (``EPAMNet.forward_with_rgb_features``; the logits are those of a full forward pass). The RGB logits
+still change: the attention that guides the RGB stream comes from the pose features.
 Under ``torchrun`` samples are sharded like evaluation and gathered back into dataset order.
 
 The noise of a row with seed ``s`` is ``apply_noise(..., seed=s)`` on that sample's clip (the same ``s`` for
@@ -12,7 +15,7 @@ every sample), so re-running one sample live with the same seed reproduces its r
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -35,6 +37,7 @@ from epam_core.data.pyskl import load_annotations, select_split
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.evaluation import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
+from epam_core.models.epam_net import EPAMNet
 from epam_core.runs import ROBUSTNESS, read_run, write_robustness
 
 log = logging.getLogger(__name__)
@@ -98,9 +101,52 @@ class ClipDataset(Dataset):
         return load_clip(ann, find_video(self.video_root, ann["frame_dir"]), self.input_cfg)
 
 
+Logits = tuple[np.ndarray, np.ndarray, np.ndarray]  # (rgb, pose, fused) logits of one clip, each (K,)
+
+
 @torch.inference_mode()
+def sweep_clip(
+    model: EPAMNet,
+    clip: Clip,
+    input_cfg: InputConfig,
+    conditions: Sequence[Condition],
+    batch_size: int = 8,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int], object] = lambda _done: None,
+    model_path: str | Path | None = None,
+) -> list[Logits]:
+    """The logits of one clip under every condition, in order: the RGB backbone once, then the pose stream,
+    attention and heads for batches of ``batch_size`` conditions (``progress(n)`` after each batch of n).
+
+    Non-finite inputs or scores stop it with an ``EpamError`` naming the sample (and ``model_path``)."""
+    rgb = clip_to_tensors(clip, input_cfg)[0].to(device)  # (3, T, S, S)
+    rgb_feats = model.rgb_features(rgb[None])  # (1, T, C_r, h, w): skeleton noise cannot change it
+    outputs = []
+    for start in range(0, len(conditions), batch_size):
+        chunk = conditions[start : start + batch_size]
+        heatmaps = torch.stack(
+            [
+                clip_to_tensors(clip, input_cfg, noise=[NoiseSpec(c.noise, c.level)], seed=c.seed)[1]
+                for c in chunk
+            ]
+        ).to(device)  # (C, V, T_pose, H, W)
+        ids = [f"{clip.sample_id} under {c.noise}={c.level:g} seed {c.seed}" for c in chunk]
+        check_inputs_finite(rgb.expand(len(chunk), *rgb.shape), heatmaps, ids)
+        out = model.forward_with_rgb_features(rgb_feats, heatmaps)
+        check_scores_finite(out, ids, model_path)
+        for j in range(len(chunk)):
+            outputs.append(
+                tuple(
+                    logits[j].float().cpu().numpy()
+                    for logits in (out.rgb_logits, out.pose_logits, out.fused_logits)
+                )
+            )
+        progress(len(chunk))
+    return outputs
+
+
 def sweep(
-    model: nn.Module,
+    model: EPAMNet,
     clips: ClipDataset,
     conditions: Sequence[Condition],
     ctx: DistContext,
@@ -114,42 +160,19 @@ def sweep(
     if (problem := nonfinite_weight(model.state_dict())) is not None:
         raise CheckpointError(model_path, f"the model's {problem}; refusing to run it")
     model.eval()
-    input_cfg = clips.input_cfg
     sampler = ShardSampler(len(clips), ctx.rank, ctx.world_size)
     loader = EpamLoader(clips, batch_size=None, sampler=sampler, num_workers=workers)
     order: list[int] = []
-    per_sample: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+    per_sample: list[list[Logits]] = []
     total = len(sampler) * len(conditions)
     with tqdm(total=total, desc="robustness", unit="clip", disable=not ctx.is_main) as bar:
         for index, clip in zip(sampler, loader, strict=True):
-            rgb = torch.as_tensor(clip_to_tensors(clip, input_cfg)[0]).to(ctx.device)  # (3, T, S, S)
-            outputs = []
-            for start in range(0, len(conditions), batch_size):
-                chunk = conditions[start : start + batch_size]
-                heatmaps = torch.stack(
-                    [
-                        torch.as_tensor(
-                            clip_to_tensors(
-                                clip, input_cfg, noise=[NoiseSpec(c.noise, c.level)], seed=c.seed
-                            )[1]
-                        )
-                        for c in chunk
-                    ]
-                ).to(ctx.device)  # (C, V, T_pose, H, W)
-                ids = [f"{clip.sample_id} under {c.noise}={c.level:g} seed {c.seed}" for c in chunk]
-                check_inputs_finite(rgb.expand(len(chunk), *rgb.shape), heatmaps, ids)
-                out = model(rgb.expand(len(chunk), *rgb.shape), heatmaps)
-                check_scores_finite(out, ids, model_path)
-                for j in range(len(chunk)):
-                    outputs.append(
-                        tuple(
-                            logits[j].float().cpu().numpy()
-                            for logits in (out.rgb_logits, out.pose_logits, out.fused_logits)
-                        )
-                    )
-                bar.update(len(chunk))
             order.append(index)
-            per_sample.append(outputs)
+            per_sample.append(
+                sweep_clip(
+                    model, clip, clips.input_cfg, conditions, batch_size, ctx.device, bar.update, model_path
+                )
+            )
     per_sample = gather_by_index(ctx, order, per_sample)
     return robustness_frame(clips.samples, conditions, per_sample)
 
@@ -157,7 +180,7 @@ def sweep(
 def robustness_frame(
     samples: Sequence[dict[str, Any]],
     conditions: Sequence[Condition],
-    per_sample: Sequence[Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    per_sample: Sequence[Sequence[Logits]],
 ) -> pd.DataFrame:
     """Rows ordered by condition, then by sample; ``per_sample[i][c]`` = (rgb, pose, fused) logits (K,)."""
     rows = []

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from epam_core.checkpoint import save_checkpoint
+from epam_core.checkpoint import load_checkpoint, save_checkpoint
+from epam_core.data.noise import NoiseSpec
+from epam_core.data.pipeline import clip_to_tensors
+from epam_core.data.pyskl import load_annotations
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import RunError
+from epam_core.fast import CpuInferenceOptions
 from epam_core.models import build_model
 from epam_core.robustness import (
+    ClipDataset,
     Condition,
     accuracy_by_level,
     run_robustness,
     subset_indices,
+    sweep_clip,
     sweep_conditions,
 )
 from epam_core.runs import read_run
@@ -79,3 +87,30 @@ def test_sweep_refuses_a_run_of_another_checkpoint(tiny, tmp_path):
         run_robustness(
             other, annotation, out, [("jitter_px", [1.0])], seeds=[0], split="test", overwrite=True
         )
+
+
+@pytest.mark.parametrize("cpu_inference", [True, False])
+def test_sweep_of_a_clip_equals_a_full_forward_pass_per_condition(tiny, cpu_inference):
+    """The RGB backbone once per clip, the pose stream per condition: the logits of ``model(rgb, pose)``."""
+    annotation, _ = tiny
+    demo = (
+        Path(__file__).resolve().parents[1] / "checkpoints" / "epam_demo.pt"
+    )  # trained: the attention, hence the RGB stream, follows the skeleton
+    model = load_checkpoint(demo, cpu_inference=CpuInferenceOptions() if cpu_inference else None).model
+    anns = load_annotations(annotation)
+    clip = ClipDataset(anns.annotations[:1], annotation.parent / "videos", model.config.input)[0]
+    conditions = sweep_conditions([("jitter_px", [0.0, 8.0]), ("joint_dropout", [0.5])], [0, 3])
+    done = []
+    logits = sweep_clip(model, clip, model.config.input, conditions, batch_size=4, progress=done.append)
+    assert done == [4, 2] and len(logits) == len(conditions)
+    for cond, (rgb_logits, pose_logits, fused_logits) in zip(conditions, logits, strict=True):
+        rgb, heatmaps = clip_to_tensors(
+            clip, model.config.input, noise=[NoiseSpec(cond.noise, cond.level)], seed=cond.seed
+        )
+        with torch.no_grad():
+            full = model(rgb[None], heatmaps[None])
+        np.testing.assert_allclose(rgb_logits, full.rgb_logits[0].numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(pose_logits, full.pose_logits[0].numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(fused_logits, full.fused_logits[0].numpy(), rtol=1e-5, atol=1e-5)
+    clean, noisy = logits[0][0], logits[2][0]  # jitter 0 and 8 px, seed 0: the RGB stream moved
+    assert np.abs(clean - noisy).max() > 1e-4

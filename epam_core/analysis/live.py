@@ -2,7 +2,9 @@
 checkpoint fits the run, and do one (optionally noisy) forward pass. Used by the Sample and Robustness pages.
 
 The expensive part, decoding and cropping the video (``pipeline.load_clip``), is done once per sample; a
-noise level only changes the keypoints, hence the heatmaps and the forward pass.
+noise level only changes the keypoints, hence the heatmaps and the forward pass. Of the forward pass it
+changes only the pose stream: ``clip_rgb_features`` once per sample, then ``forward_clip(...,
+rgb_feats=...)`` per level runs the pose backbone, the attention and the heads alone (the same logits).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor
 
 from epam_core.config import EPAMNetConfig, InputConfig
 from epam_core.data.crop import keypoints_to_box
 from epam_core.data.noise import NoiseSpec, apply_noise
 from epam_core.data.pipeline import Clip, clip_to_tensors
 from epam_core.errors import CheckpointError, RunError
+from epam_core.models.epam_net import EPAMNet
 from epam_core.runs import EvalRun
 
 
@@ -93,14 +96,32 @@ def noisy_clip(clip: Clip, noise: list[NoiseSpec] | None, seed: int = 0) -> Clip
     return replace(clip, keypoint=keypoint, keypoint_score=score)
 
 
+def clip_rgb_features(model: EPAMNet, clip: Clip, input_cfg: InputConfig) -> Tensor:
+    """The RGB backbone's output for one clip, (1, T_rgb, C_r, h, w): what skeleton noise cannot change."""
+    rgb = clip_to_tensors(clip, input_cfg)[0]  # (3, T_rgb, S, S)
+    with torch.inference_mode():
+        return model.rgb_features(rgb[None])
+
+
 def forward_clip(
-    model: nn.Module, clip: Clip, input_cfg: InputConfig, noise: list[NoiseSpec] | None = None, seed: int = 0
+    model: EPAMNet,
+    clip: Clip,
+    input_cfg: InputConfig,
+    noise: list[NoiseSpec] | None = None,
+    seed: int = 0,
+    rgb_feats: Tensor | None = None,
 ) -> LiveResult:
-    """The model on one clip, with optional skeleton noise (same seed, same noise)."""
+    """The model on one clip, with optional skeleton noise (same seed, same noise).
+
+    ``rgb_feats``: ``clip_rgb_features(model, clip, input_cfg)``, so that only the pose stream runs.
+    """
     clip = noisy_clip(clip, noise, seed)
     rgb, heatmaps = clip_to_tensors(clip, input_cfg)
     with torch.inference_mode():
-        out = model(rgb[None], heatmaps[None])
+        if rgb_feats is None:
+            out = model(rgb[None], heatmaps[None])
+        else:
+            out = model.forward_with_rgb_features(rgb_feats, heatmaps[None])
     return LiveResult(
         out.rgb_logits[0].float().numpy(),
         out.pose_logits[0].float().numpy(),
