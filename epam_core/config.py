@@ -10,7 +10,7 @@ stride 3 between them) follows from these fields instead.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -79,7 +79,7 @@ class AttentionConfig:
 
 @dataclass(frozen=True)
 class InputConfig:
-    """Clip sampling and sizes (spec section 3)."""
+    """Clip sampling and sizes (docs/epam_net_spec.md §3)."""
 
     pose_frames: int = 48  # N uniformly sampled pose frames
     rgb_frames: int = 16  # M RGB frames = every (pose_frames // rgb_frames)-th pose frame
@@ -154,12 +154,9 @@ class EPAMNetConfig:
             preset=d.get("preset", "custom"),
         )
 
-    def with_fusion_weights(self, rgb: float, pose: float) -> EPAMNetConfig:
-        return replace(self, fusion_weights=(float(rgb), float(pose)))
-
 
 def paper_config(num_classes: int = 60) -> EPAMNetConfig:
-    """The released EPAM-Net: RGB 3x16x224x224, pose 17x48x56x56 (spec sections 1-4)."""
+    """The released EPAM-Net: RGB 3x16x224x224, pose 17x48x56x56 (docs/epam_net_spec.md §1-4)."""
     return EPAMNetConfig(
         num_classes=num_classes,
         rgb=StreamConfig(in_channels=3),

@@ -3,7 +3,8 @@ clip embeddings and their cached UMAP maps) and a robustness sweep, all regenera
 ``epam demo`` (about 22 CPU-minutes: ~11 minutes on 2 cores).
 
 Recipe (the paper's, shortened): stage 1 trains the RGB and the pose stream on their own from scratch,
-stage 2 fine-tunes the two-stream model from them with the attention block from scratch (spec section 5.1).
+stage 2 fine-tunes the two-stream model from them with the attention block from scratch
+(docs/epam_net_spec.md §5.1).
 """
 
 from __future__ import annotations

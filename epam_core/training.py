@@ -1,4 +1,4 @@
-"""Training EPAM-Net in the paper's two stages (spec section 5.1).
+"""Training EPAM-Net in the paper's two stages (docs/epam_net_spec.md §5.1).
 
 Stage ``rgb`` / ``pose``: one stream on its own (``forward_rgb`` / ``forward_pose``, no attention), loss
 CE. Stage ``joint``: the two-stream model, started from the stage-1 weights, with the attention block from

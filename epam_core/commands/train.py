@@ -6,8 +6,9 @@ import argparse
 
 from epam_core.commands import arguments
 
-# Learning rates when --lr is not given: the paper's fine-tuning rate (spec §5.1: 0.0015 at batch 12) and a
-# from-scratch rate for the single-stream stages, both scaled linearly with the global batch size.
+# Learning rates when --lr is not given: the paper's fine-tuning rate (docs/epam_net_spec.md §5.1: 0.0015 at
+# batch 12) and a from-scratch rate for the single-stream stages, both scaled linearly with the global batch
+# size.
 DEFAULT_LR_PER_SAMPLE = {"rgb": 0.1 / 16, "pose": 0.1 / 16, "joint": 0.0015 / 12}
 
 

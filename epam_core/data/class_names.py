@@ -2,9 +2,9 @@
 
 Labels are 0-based indices into these lists. NTU RGB+D names carry the dataset's action code
 ("A001 drink water" is label 0, as in mmaction2's ``ntu60_2d.pkl``). Toyota Smarthome lists are the
-alphabetical label maps of the authors' annotation files (spec §6). The PKU-MMD list is the dataset's
-action table (``Actions.xlsx``; label = action id - 1); the spec gives only its size (51). It was checked
-name for name against two independent public PKU-MMD loaders (2026-11-26).
+alphabetical label maps of the authors' annotation files (docs/epam_net_spec.md §6). The PKU-MMD list is
+the dataset's action table (``Actions.xlsx``; label = action id - 1); the spec gives only its size (51).
+It was checked name for name against two independent public PKU-MMD loaders (2026-11-26).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ COCO_KEYPOINTS = (
 # The subject's left / right joints (PoseC3D Flip: left_kp, right_kp).
 COCO_LEFT = (1, 3, 5, 7, 9, 11, 13, 15)
 COCO_RIGHT = (2, 4, 6, 8, 10, 12, 14, 16)
-COCO_FLIP_PAIRS = tuple(zip(COCO_LEFT, COCO_RIGHT, strict=True))
 # COCO_FLIP_INDEX[j] is the joint that j becomes under a horizontal flip.
 COCO_FLIP_INDEX = tuple(
     COCO_RIGHT[COCO_LEFT.index(j)]

@@ -1,4 +1,5 @@
-"""The person-centric crop (spec §3.2-3.3) and the horizontal flip shared by RGB frames and keypoints.
+"""The person-centric crop (docs/epam_net_spec.md §3.2-3.3) and the horizontal flip shared by RGB frames and
+keypoints.
 
 One box per clip: the smallest box around every scored keypoint (score > 0) of every person, enlarged
 by ``padding`` around its centre, made square, clipped to the image (PoseC3D ``PoseCompact`` with

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # NTU RGB+D ships "<frame_dir>_rgb.avi"; the authors' crops and most others "<frame_dir>.mp4".
 VIDEO_SUFFIXES = ("_rgb.avi", "_rgb.mp4", ".mp4", ".avi", ".webm", ".mkv")
-FLIP_RATIO = 0.5  # spec §3.3 step 5
+FLIP_RATIO = 0.5  # docs/epam_net_spec.md §3.3 step 5
 
 
 def find_video(video_root: str | Path, frame_dir: str) -> Path:

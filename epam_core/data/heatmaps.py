@@ -1,4 +1,5 @@
-"""Keypoints to pseudo-heatmap volumes, as PoseC3D's ``GeneratePoseTarget`` (spec §3.3 step 6).
+"""Keypoints to pseudo-heatmap volumes, as PoseC3D's ``GeneratePoseTarget`` (docs/epam_net_spec.md §3.3,
+step 6).
 
 PoseC3D: Duan et al., "Revisiting Skeleton-based Action Recognition", CVPR 2022,
 https://arxiv.org/abs/2104.13586.

@@ -1,11 +1,12 @@
-"""One sample's model inputs: sampled frames, the person crop, keypoints, and their tensors (spec §3).
+"""One sample's model inputs: sampled frames, the person crop, keypoints, and their tensors
+(docs/epam_net_spec.md §3).
 
 ``load_clip`` does the expensive, noise-independent part once (decode and crop the RGB frames);
 ``clip_to_tensors`` turns a clip into the two network inputs and can be called again with skeleton
 noise or a flip. The crop box comes from the keypoints of *all* frames of the annotation, as the
-authors' offline RGB crop (spec §3.2); the RGB frames are cropped online with that same box, so the RGB
-crop and the heatmap grid cover exactly the same image region (the authors' MMCompact box, taken from
-the 48 sampled frames only, aligned only approximately).
+authors' offline RGB crop (docs/epam_net_spec.md §3.2); the RGB frames are cropped online with that same
+box, so the RGB crop and the heatmap grid cover exactly the same image region (the authors' MMCompact box,
+taken from the 48 sampled frames only, aligned only approximately).
 """
 
 from __future__ import annotations

@@ -58,5 +58,6 @@ def pose_indices(
 
 
 def rgb_indices(pose_idx: np.ndarray, frame_stride: int) -> np.ndarray:
-    """The RGB frames: every ``frame_stride``-th pose frame, so RGB frame k is pose frame k * stride (spec §2.4)."""
+    """The RGB frames: every ``frame_stride``-th pose frame, so RGB frame k is pose frame k * stride
+    (docs/epam_net_spec.md §2.4)."""
     return np.asarray(pose_idx)[::frame_stride]
