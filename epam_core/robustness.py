@@ -2,9 +2,10 @@
 
 Each sample's video is decoded once (``pipeline.load_clip``); only its heatmaps are redrawn for every
 (noise, level, seed) condition, because skeleton noise moves keypoints and leaves the RGB frames alone.
-For the same reason the RGB backbone runs once per sample (``EPAMNet.rgb_features``): EPAM-Net's attention
-acts on the RGB backbone's output, so each condition re-runs only the pose backbone, the attention and the
-heads (``EPAMNet.forward_with_rgb_features``; the logits are those of a full forward pass). The RGB logits
+For the same reason the RGB backbone runs once per sample (``EPAMNet.forward_features`` of the clip and the
+first batch of conditions): EPAM-Net's attention acts on the RGB backbone's output, so every further batch
+of conditions re-runs only the pose backbone, the attention and the heads
+(``EPAMNet.forward_with_rgb_features``; the logits are those of a full forward pass). The RGB logits
 still change: the attention that guides the RGB stream comes from the pose features.
 Under ``torchrun`` samples are sharded like evaluation and gathered back into dataset order.
 
@@ -115,12 +116,13 @@ def sweep_clip(
     progress: Callable[[int], object] = lambda _done: None,
     model_path: str | Path | None = None,
 ) -> list[Logits]:
-    """The logits of one clip under every condition, in order: the RGB backbone once, then the pose stream,
-    attention and heads for batches of ``batch_size`` conditions (``progress(n)`` after each batch of n).
+    """The logits of one clip under every condition, in order: the RGB backbone once (next to the pose
+    backbone of the first batch), then the pose stream, attention and heads for each further batch of
+    ``batch_size`` conditions (``progress(n)`` after each batch of n).
 
     Non-finite inputs or scores stop it with an ``EpamError`` naming the sample (and ``model_path``)."""
     rgb = clip_to_tensors(clip, input_cfg)[0].to(device)  # (3, T, S, S)
-    rgb_feats = model.rgb_features(rgb[None])  # (1, T, C_r, h, w): skeleton noise cannot change it
+    rgb_feats = None  # (1, T, C_r, h, w): skeleton noise cannot change it
     outputs = []
     for start in range(0, len(conditions), batch_size):
         chunk = conditions[start : start + batch_size]
@@ -132,7 +134,11 @@ def sweep_clip(
         ).to(device)  # (C, V, T_pose, H, W)
         ids = [f"{clip.sample_id} under {c.noise}={c.level:g} seed {c.seed}" for c in chunk]
         check_inputs_finite(rgb.expand(len(chunk), *rgb.shape), heatmaps, ids)
-        out = model.forward_with_rgb_features(rgb_feats, heatmaps)
+        if rgb_feats is None:
+            rgb_feats, pose_feats = model.forward_features(rgb[None], heatmaps)
+            out = model.forward_head(rgb_feats, pose_feats)
+        else:
+            out = model.forward_with_rgb_features(rgb_feats, heatmaps)
         check_scores_finite(out, ids, model_path)
         for j in range(len(chunk)):
             outputs.append(

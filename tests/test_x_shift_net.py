@@ -10,7 +10,7 @@ from epam_core.config import StreamConfig, build_config
 from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
 from epam_core.layers.conv_bn import ConvBN
 from epam_core.models.reference import BlockX3D, ConvModule, X3DTemporalShift
-from epam_core.models.x_shift_net import XShiftBlock, XShiftNet
+from epam_core.models.x_shift_net import XShiftBlock, XShiftNet, to_frames
 
 FORMS = {"plain": lambda m: m, "cpu inference": prepare_cpu_inference}
 
@@ -184,6 +184,15 @@ def test_demo_backbones_match_reference_and_shapes(form: str, stream: str) -> No
     h = size // cfg.total_stride
     assert out.shape == (1, t, ours.out_channels, h, h)
     torch.testing.assert_close(out.transpose(1, 2), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_frames_batch_is_channels_last_for_every_batch_size(n: int) -> None:
+    """(N, C, T, H, W) -> (N*T, C, H, W) channels_last, also for one clip (where a reshape would be a view)."""
+    x = torch.randn(n, 3, 4, 5, 6)
+    frames = to_frames(x)
+    assert frames.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(frames, x.transpose(1, 2).reshape(n * 4, 3, 5, 6))
 
 
 def test_paper_stream_widths() -> None:

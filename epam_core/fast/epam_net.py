@@ -1,8 +1,10 @@
-"""EPAM-Net for CPU inference: the RGB and pose backbones side by side (``stream_parallel.py``), each forward
-pass on ``CpuInferenceOptions.threads`` intra-op threads."""
+"""EPAM-Net for CPU inference: the RGB and pose backbones side by side (``stream_parallel.py``), or the two
+halves of a batch of pose inputs when only the pose stream runs; each call on ``CpuInferenceOptions.threads``
+intra-op threads."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from epam_core.fast.options import CpuInferenceOptions
@@ -36,5 +38,11 @@ class CpuEPAMNet(EPAMNet):
             return super().rgb_features(rgb)
 
     def forward_with_rgb_features(self, rgb_feats: Tensor, pose: Tensor) -> EPAMOutput:
+        """Only the pose stream runs: with 2+ pose inputs, its two halves side by side (as the two streams
+        in ``forward``: one thread per op, no fork/join barrier between two threads at every op)."""
         with intra_op_threads(self.options.threads):
+            if self.options.parallel_streams and not self.training and len(pose) >= 2 and can_split(pose):
+                half = len(pose) // 2
+                first, second = run_split(self.pose_backbone, pose[:half], self.pose_backbone, pose[half:])
+                return self.forward_head(rgb_feats, torch.cat((first, second)))  # (N, T_pose, C_p, h, w)
             return super().forward_with_rgb_features(rgb_feats, pose)

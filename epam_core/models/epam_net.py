@@ -57,7 +57,8 @@ class EPAMNet(nn.Module):
         return self.forward_head(*self.forward_features(rgb, pose))
 
     def forward_features(self, rgb: Tensor, pose: Tensor) -> tuple[Tensor, Tensor]:
-        """The two backbones: f_r (N, T_rgb, C_r, h, w) and f_s (N, T_pose, C_p, h, w)."""
+        """The two backbones: f_r (N, T_rgb, C_r, h, w) and f_s (N, T_pose, C_p, h, w); ``rgb`` may hold one clip
+        for a batch of pose inputs of that clip (batch 1, broadcast by ``forward_head``)."""
         check_frame_counts(rgb.shape[2], pose.shape[2])
         return self.rgb_backbone(rgb), self.pose_backbone(pose)
 

@@ -121,4 +121,4 @@ class XShiftNet(nn.Module):
 def to_frames(x: Tensor) -> Tensor:
     """(N, C, T, H, W) -> the (N*T, C, H, W) batch of frames in channels_last memory (one copy)."""
     n, c, t, h, w = x.shape
-    return x.permute(0, 2, 3, 4, 1).reshape(n * t, h, w, c).permute(0, 3, 1, 2)
+    return x.permute(0, 2, 3, 4, 1).contiguous().view(n * t, h, w, c).permute(0, 3, 1, 2)
