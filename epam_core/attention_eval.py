@@ -32,7 +32,6 @@ from epam_core.data.dataset import PoseRGBDataset, find_video
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
 from epam_core.distributed import DistContext
 from epam_core.models.epam_net import EPAMNet, EPAMOutput
-from epam_core.models.stream_parallel import can_split, run_split
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +46,12 @@ class AttentionForward:
 
 
 def forward_with_attention_variants(model: EPAMNet, rgb: Tensor, pose: Tensor) -> AttentionForward:
-    """``model(rgb, pose)`` plus the RGB head on the same backbone features with ``A = mean(A)`` and ``A = 0``.
-
-    The same computation as ``EPAMNet.forward``, through the model's public submodules.
-    TODO: call ``model.forward_features`` / ``model.forward_head`` once they exist (issue 11), so this
-    function no longer repeats the model's forward.
-    """
-    t_rgb, t_pose = rgb.shape[2], pose.shape[2]
-    if t_pose % t_rgb:
-        raise ValueError(f"pose frames ({t_pose}) must be a multiple of RGB frames ({t_rgb})")
-    if model.parallel_streams and not model.training and can_split(rgb, pose):
-        rgb_feats, pose_feats = run_split(model.rgb_backbone, rgb, model.pose_backbone, pose)
-    else:
-        rgb_feats = model.rgb_backbone(rgb)  # (N, T_rgb, C_r, h, w)
-        pose_feats = model.pose_backbone(pose)  # (N, T_pose, C_p, h, w)
-    spatial, temporal = model.attention_module(pose_feats[:, :: t_pose // t_rgb])
-    attention = (spatial * temporal[:, :, None, None]).unsqueeze(2)  # (N, T_rgb, 1, h, w)
+    """``model(rgb, pose)`` plus the RGB head on the same backbone features with ``A = mean(A)`` and ``A = 0``:
+    ``forward_features`` once, ``forward_head`` for the model's output, the RGB head twice more."""
+    rgb_feats, pose_feats = model.forward_features(rgb, pose)  # (N, T_rgb, C_r, h, w), (N, T_pose, C_p, h, w)
+    output = model.forward_head(rgb_feats, pose_feats)
+    attention = (output.spatial_attention * output.temporal_attention[:, :, None, None]).unsqueeze(2)
     uniform = attention.mean(dim=(1, 2, 3, 4), keepdim=True)  # (N, 1, 1, 1, 1)
-    rgb_logits = model.rgb_cls_head(rgb_feats + rgb_feats * attention)
-    pose_logits = model.pose_cls_head(pose_feats)
-    w_rgb, w_pose = model.fusion_weights
-    output = EPAMOutput(rgb_logits, pose_logits, w_rgb * rgb_logits + w_pose * pose_logits, spatial, temporal)
     return AttentionForward(
         output,
         rgb_uniform_logits=model.rgb_cls_head(rgb_feats + rgb_feats * uniform),

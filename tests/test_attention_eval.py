@@ -32,6 +32,7 @@ from epam_core.data.pipeline import load_clip
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import CheckpointError, RunError
 from epam_core.evaluation import evaluate
+from epam_core.fast import CpuInferenceOptions
 from epam_core.models import build_model
 from epam_core.models.epam_net import EPAMNet
 from epam_core.runs import read_run
@@ -119,8 +120,9 @@ def test_variants_equal_a_patched_attention_module_on_a_random_paper_size_model(
 
 
 def test_variants_without_the_parallel_streams():
-    model = load_model(REPO / "checkpoints" / "epam_demo.pt")
-    model.parallel_streams = False
+    model = load_model(
+        REPO / "checkpoints" / "epam_demo.pt", cpu_inference=CpuInferenceOptions(parallel_streams=False)
+    )
     assert_variants_equal_patched_model(model, batch=2)
 
 
