@@ -312,7 +312,23 @@ def forward(
     from epam_core.data.noise import NoiseSpec
 
     specs = [NoiseSpec(noise, level)] if noise and level > 0 else None
-    return live.forward_clip(_model, _clip, _config.input, specs, seed)
+    rgb_feats = _rgb_features(key, sample_id, _clip, _model, _config)  # skeleton noise leaves them alone
+    return live.forward_clip(_model, _clip, _config.input, specs, seed, rgb_feats=rgb_feats)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _rgb_features(
+    key: tuple[RunKey, str, float],
+    sample_id: str,
+    _clip: Clip,
+    _model: torch.nn.Module,
+    _config: EPAMNetConfig,
+) -> torch.Tensor:
+    """The RGB backbone's output for one clip (once per clip and model): each noise level then costs the pose
+    stream, the attention and the heads only. Read-only: ``forward_with_rgb_features`` does not write it."""
+    from epam_core.analysis import live
+
+    return live.clip_rgb_features(_model, _clip, _config.input)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing attributions with Captum…")

@@ -55,6 +55,10 @@ def test_confusion_grid_cells_and_value_threshold():
     wide = figures.confusion_grid(np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm").data[0]
     assert wide.hovertext is None and "customdata[0]" in wide.hovertemplate  # no 40k name pairs to ship
     assert len(wide.x) == 200  # the diagonal only
+    ticks = figures.confusion_grid(
+        np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm"
+    ).layout.xaxis
+    assert list(ticks.tickvals) == list(range(0, 200, 2)) and ticks.ticktext[:2] == ("c0", "c2")
     diff = figures.confusion_grid(cm - cm.T, ids, NAMES, "diff", diverging=True)
     assert diff.data[0].marker.cmin == -diff.data[0].marker.cmax
 

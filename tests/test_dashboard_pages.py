@@ -365,3 +365,21 @@ def test_sample_page_reads_the_runs_crop_cache(runs, tmp_path, monkeypatch):
     at = app("sample", sample_id="S001")
     assert not at.error, [e.value for e in at.error]
     assert len(at.get("image")) >= 1
+
+
+def test_live_forward_reuses_the_rgb_features_and_equals_a_full_pass(tmp_path):
+    from dashboard import state
+    from epam_core.analysis import live
+    from epam_core.data.noise import NoiseSpec
+
+    run = state.load_run(make_run(tmp_path))
+    clip, model, config = state.load_clip(run, "S000")
+    key = state.model_key(run)
+    for level in (0.0, 4.0):
+        got = state.forward(key, "S000", "jitter_px", level, 1, clip, model, config)
+        full = live.forward_clip(model, clip, config.input, [NoiseSpec("jitter_px", level)], 1)
+        for stream in ("rgb", "pose", "fused"):
+            np.testing.assert_allclose(got.logits(stream), full.logits(stream), rtol=1e-4, atol=1e-4)
+    assert state._rgb_features(key, "S000", clip, model, config) is state._rgb_features(
+        key, "S000", clip, model, config
+    )  # computed once per clip and model
