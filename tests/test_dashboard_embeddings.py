@@ -3,8 +3,6 @@ epam_core.analysis), and the message for a run without embeddings."""
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_dashboard_fixture import CLASSES, NUM_SAMPLES, make_run
+from test_dashboard_pages import app, plotly_specs, values
 
 from epam_core.analysis.embedding_map import (
     cached_maps,
@@ -21,8 +20,6 @@ from epam_core.analysis.embedding_map import (
 )
 from epam_core.analysis.embeddings import Embeddings, nearest_neighbours, predicted_classes, write_embeddings
 from epam_core.runs import read_run
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +44,11 @@ def isolated(runs, monkeypatch):
 
 
 def embeddings_page(**state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("app_pages/embeddings.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def values(array: list | dict) -> np.ndarray:
-    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64)}."""
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
-    return np.asarray(array)
+    return app("embeddings", timeout=300, **state)
 
 
 def scatter(at: AppTest) -> dict:
-    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+    return plotly_specs(at)[0]
 
 
 def test_map_selection_listing_and_neighbours(runs):
@@ -156,10 +140,6 @@ def test_uncomputed_map_is_computed_once_on_demand(runs):
 
 
 def test_run_without_embeddings_says_so(runs):
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["custom_run"] = str(runs / "bare" / "run")
-    at.run()
-    at.switch_page("app_pages/embeddings.py").run()
-    assert not at.exception
+    at = embeddings_page(custom_run=str(runs / "bare" / "run"))
     assert any("no clip embeddings" in i.value and "--embeddings" in i.value for i in at.info)
     assert not at.get("plotly_chart")

@@ -36,8 +36,8 @@ def isolated(runs, monkeypatch):
     st.cache_resource.clear()
 
 
-def app(page: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
+def app(page: str | None = None, timeout: float = 90, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
     for key, value in state.items():
         at.session_state[key] = value
     at.run()

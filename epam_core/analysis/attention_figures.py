@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from epam_core.analysis.attention_measures import PARTS, VARIANT_LABELS, VARIANTS
-from epam_core.analysis.figures import DIVERGING, FONT, STREAM_COLOURS
+from epam_core.analysis.figures import DIVERGING, FONT, STREAM_COLOURS, probability_panels
 
 REGIONS = ("body", *PARTS)
 VARIANT_COLOURS = {"model": STREAM_COLOURS["rgb"], "uniform": "#56B4E9", "none": "#999999"}  # Okabe-Ito
@@ -97,24 +97,8 @@ def rgb_variant_bars(
 ) -> go.Figure:
     """Three panels side by side (the model's attention, uniform, none), each with horizontal bars of the
     same classes (rows of ``probs``: column ``class`` and one probability column per variant)."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=len(VARIANTS), subplot_titles=[VARIANT_LABELS[v] for v in VARIANTS])
-    for col, variant in enumerate(VARIANTS, start=1):
-        fig.add_bar(
-            name=VARIANT_LABELS[variant],
-            y=probs["class"][::-1],
-            x=probs[variant][::-1],
-            orientation="h",
-            marker_color=VARIANT_COLOURS[variant],
-            text=[f"{p:.2f}" for p in probs[variant][::-1]],
-            textposition="auto",
-            showlegend=False,
-            row=1,
-            col=col,
-        )
-        fig.update_xaxes(range=[0, 1], row=1, col=col)
-    return _layout(fig, title, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 30})
+    panels = [(VARIANT_LABELS[v], probs["class"], probs[v], VARIANT_COLOURS[v]) for v in VARIANTS]
+    return probability_panels(panels, title, names=True)
 
 
 def temporal_vs_motion(

@@ -219,20 +219,23 @@ def robustness_curves(curves: pd.DataFrame, noise: str, unit: str) -> go.Figure:
     )
 
 
-def topk_bars(scores: dict[str, pd.DataFrame], title: str = "Top-k scores") -> go.Figure:
-    """Horizontal bars of each stream's top-k softmax probabilities (dict stream -> topk_scores frame)."""
+def probability_panels(
+    panels: list[tuple[str, pd.Series, pd.Series, str]], title: str, names: bool = False
+) -> go.Figure:
+    """Panels side by side, each of horizontal bars of softmax probabilities: ``panels`` holds one
+    (subplot title, class names, probabilities, colour) per panel, best class on top; ``names`` names each
+    bar trace after its panel."""
     from plotly.subplots import make_subplots
 
-    streams = list(scores)
-    fig = make_subplots(rows=1, cols=len(streams), subplot_titles=[STREAM_LABELS[s] for s in streams])
-    for col, stream in enumerate(streams, start=1):
-        df = scores[stream]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels])
+    for col, (label, classes, probs, colour) in enumerate(panels, start=1):
         fig.add_bar(
-            x=df["prob"][::-1],
-            y=df["class"][::-1],
+            name=label if names else None,
+            x=probs[::-1],
+            y=classes[::-1],
             orientation="h",
-            marker_color=STREAM_COLOURS[stream],
-            text=[f"{p:.2f}" for p in df["prob"][::-1]],
+            marker_color=colour,
+            text=[f"{p:.2f}" for p in probs[::-1]],
             textposition="auto",
             showlegend=False,
             row=1,
@@ -240,6 +243,13 @@ def topk_bars(scores: dict[str, pd.DataFrame], title: str = "Top-k scores") -> g
         )
         fig.update_xaxes(range=[0, 1], row=1, col=col)
     return _layout(fig, title, height=300, margin={"l": 10, "r": 10, "t": 60, "b": 30})
+
+
+def topk_bars(scores: dict[str, pd.DataFrame], title: str = "Top-k scores") -> go.Figure:
+    """Horizontal bars of each stream's top-k softmax probabilities (dict stream -> topk_scores frame)."""
+    return probability_panels(
+        [(STREAM_LABELS[s], df["class"], df["prob"], STREAM_COLOURS[s]) for s, df in scores.items()], title
+    )
 
 
 def temporal_bars(temporal: np.ndarray, frame_labels: list[str] | None = None) -> go.Figure:
