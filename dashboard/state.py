@@ -382,7 +382,7 @@ def sample_picker(run: EvalRun, only: np.ndarray | None = None, **kwargs: Any) -
     ``MAX_SAMPLE_OPTIONS`` ids are listed; any id can be typed in below.
     """
     current = st.session_state.get("sample_id")
-    if current not in run._index:
+    if not run.has_sample(current):
         current = str(run.sample_ids[0])
     labels = run.labels
     classes = [ALL_CLASSES, *range(run.num_classes)] if run.has_labels else [ALL_CLASSES]
@@ -410,7 +410,7 @@ def sample_picker(run: EvalRun, only: np.ndarray | None = None, **kwargs: Any) -
         st.caption(f"Listing the first {MAX_SAMPLE_OPTIONS} of {int(keep.sum())} samples; type any id below.")
     typed = st.text_input("…or type a sample id", key="sample_typed", placeholder="e.g. S001C001P001R001A001")
     if typed.strip() and typed.strip() != chosen:
-        if typed.strip() in run._index:
+        if run.has_sample(typed.strip()):
             st.session_state["sample_id"] = st.session_state["_picker_followed"] = typed.strip()
             st.session_state.pop("sample_typed")
             st.rerun()

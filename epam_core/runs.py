@@ -132,6 +132,9 @@ class EvalRun:
     def _index(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.sample_ids.tolist())}
 
+    def has_sample(self, sample_id: str | None) -> bool:
+        return sample_id in self._index
+
     def index_of(self, sample_id: str) -> int:
         """Row of ``sample_id`` in every per-sample array; ``KeyError`` when the run has no such sample."""
         return self._index[sample_id]
