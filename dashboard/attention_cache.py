@@ -1,7 +1,7 @@
 """Cached attention measures for the dashboard pages (Attention, Sample, Robustness).
 
-Everything is keyed by ``state.run_key`` (the run directory and the latest change of its files, the measures
-file included); the body geometry of a live clip is computed once per sample.
+Everything is keyed by ``loaders.run_key`` (the run directory and the latest change of its files, the
+measures file included); the body geometry of a live clip is computed once per sample.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.state import RunKey, run_key
+from dashboard.loaders import RunKey, run_key
 from epam_core.analysis import attention_measures as am
 from epam_core.attention_measures_file import read_attention_measures
 from epam_core.errors import EpamError
