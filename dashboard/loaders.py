@@ -3,9 +3,9 @@
 A run is loaded once per process and shared (``st.cache_resource``, keyed by path and modification time, so
 a re-written run is re-read); its arrays are read-only and pages never mutate it. Models are
 ``st.cache_resource`` objects too (one per checkpoint file and modification time, in eval mode, never
-mutated). A decoded clip, and every forward pass or attribution of it, is keyed by ``live_key``: the run and
-its checkpoint, so re-evaluating into the same directory or replacing the checkpoint never serves a stale
-result.
+mutated). A decoded clip, and every forward pass or attribution of it, is keyed by ``live_key``: the run, its
+checkpoint and the data its clips are read from, so re-evaluating into the same directory, replacing the
+checkpoint or regenerating the data never serves a stale result.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _own_mtime(path: Path | None) -> float:
     """Modification time of one file or directory itself, not of what a directory holds (0 when absent)."""
     try:
         return path.stat().st_mtime if path is not None else 0.0
-    except FileNotFoundError:
+    except OSError:
         return 0.0
 
 
@@ -132,17 +132,24 @@ def ensure_videos(run: EvalRun) -> None:
 
 
 class LiveKey(NamedTuple):
-    """What a decoded clip, a forward pass or an attribution of a run depends on: the run and its checkpoint
-    file (whose input config decides the crop and the frames)."""
+    """What a decoded clip, a forward pass or an attribution of a run depends on: the run, its checkpoint file
+    (whose input config decides the crop and the frames) and the annotation file, video directory and crop
+    cache the clips are read from (each directory's own modification time: a file added, removed or
+    replaced by rename changes it)."""
 
     run: RunKey
     checkpoint: str
     checkpoint_mtime: float
+    data_mtimes: tuple[float, float, float]
 
 
 def live_key(run: EvalRun) -> LiveKey:
+    """The ``LiveKey`` of ``run`` now (a few stat calls: cheap on every rerun)."""
     ckpt = _checkpoint_path(run)
-    return LiveKey(run_key(run), str(ckpt), _own_mtime(ckpt))
+    dataset = run.manifest.get("dataset") or {}
+    sources = (run.resolve(dataset.get(field)) for field in ("annotation", "videos", "crop_cache"))
+    annotation, videos, crop_cache = (_own_mtime(path) for path in sources)
+    return LiveKey(run_key(run), str(ckpt), _own_mtime(ckpt), (annotation, videos, crop_cache))
 
 
 @st.cache_data(max_entries=32, show_spinner="Decoding the video…")

@@ -331,6 +331,27 @@ def test_live_caches_follow_the_run_and_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(rerun.logits("rgb"), read_run(tmp_path / "again" / "run").logits("rgb"))
 
 
+def test_live_caches_follow_the_data_the_clips_are_read_from(tmp_path):
+    """Regenerating the annotation file a run names (outside the run directory) must not serve the old clip."""
+    import os
+    import pickle
+
+    from dashboard import loaders
+
+    run = loaders.load_run(make_run(tmp_path))
+    key = loaders.live_key(run)
+    clip, _, _ = loaders.load_clip(run, "S000")
+    annotation = tmp_path / "data" / "ann.pkl"
+    data = pickle.loads(annotation.read_bytes())
+    for sample in data["annotations"]:
+        sample["keypoint"] = sample["keypoint"] + np.float32(3)
+    annotation.write_bytes(pickle.dumps(data))
+    os.utime(annotation, (annotation.stat().st_atime, annotation.stat().st_mtime + 5))
+    assert loaders.run_key(run) == key.run and loaders.live_key(run) != key
+    moved, _, _ = loaders.load_clip(run, "S000")
+    np.testing.assert_allclose(moved.keypoint, clip.keypoint + 3)
+
+
 def test_sample_picker_narrows_by_class_and_takes_a_typed_id(runs):
     run = read_run(runs / "run")
     at = app("sample", sample_id="S007")
