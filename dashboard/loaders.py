@@ -10,7 +10,6 @@ checkpoint or regenerating the data never serves a stale result.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -75,13 +74,10 @@ def load_run(path: str | Path) -> EvalRun:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def _load_checkpoint(path: str, mtime: float) -> LoadedCheckpoint:
-    import torch
-
     from epam_core.checkpoint import load_checkpoint
+    from epam_core.fast import CpuInferenceOptions
 
-    # an interactive server on a small machine: few intra-op threads per forward pass avoid oversubscription
-    torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
-    return load_checkpoint(path)
+    return load_checkpoint(path, cpu_inference=CpuInferenceOptions.for_interactive_server())
 
 
 def _checkpoint_path(run: EvalRun) -> Path | None:

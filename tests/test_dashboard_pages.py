@@ -352,6 +352,31 @@ def test_live_caches_follow_the_data_the_clips_are_read_from(tmp_path):
     np.testing.assert_allclose(moved.keypoint, clip.keypoint + 3)
 
 
+def test_the_dashboard_model_runs_on_the_interactive_thread_count_and_leaves_the_process_alone(tmp_path):
+    """The thread policy lives in the model's ``CpuInferenceOptions``: loading the model does not change the
+    process's intra-op thread count, and each forward pass runs on ``for_interactive_server().threads``."""
+    from dashboard import live_cache, loaders
+    from epam_core.fast import CpuInferenceOptions
+
+    process = torch.get_num_threads()
+    before = CpuInferenceOptions.for_interactive_server().threads + 1  # any count but the interactive one
+    torch.set_num_threads(before)
+    try:
+        run = loaders.load_run(make_run(tmp_path))
+        clip, model, config = loaders.load_clip(run, "S000")
+        assert torch.get_num_threads() == before
+        assert model.options == CpuInferenceOptions.for_interactive_server()
+        during = []
+        hook = model.pose_cls_head.register_forward_hook(lambda *_: during.append(torch.get_num_threads()))
+        try:
+            live_cache.forward(loaders.live_key(run), "S000", None, 0.0, 0, clip, model, config)
+        finally:
+            hook.remove()
+        assert during == [model.options.threads] and torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(process)
+
+
 def test_sample_picker_narrows_by_class_and_takes_a_typed_id(runs):
     run = read_run(runs / "run")
     at = app("sample", sample_id="S007")
