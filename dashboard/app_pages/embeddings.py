@@ -81,9 +81,9 @@ latest = {k: list(v) for k, v in (event.selection if event else {}).items()}
 if latest != st.session_state.get("_emb_last_event"):
     st.session_state["_emb_last_event"] = latest
     st.session_state["emb_selection"] = {**latest, "map": (method, space)}
-selection = st.session_state.get("emb_selection") or {}
-if selection.get("map", (method, space)) != (method, space):
-    selection = {}
+map_selection = st.session_state.get("emb_selection") or {}
+if map_selection.get("map", (method, space)) != (method, space):
+    map_selection = {}
 
 codes, groups = embedding_map.colour_groups(colour_by, labels, preds, run.class_names, stream)
 cols = st.columns([3, 1, 1, 1])
@@ -100,7 +100,7 @@ for col, fmt in zip(cols[1:], paper_figures.FORMATS, strict=True):
     )  # fmt: skip
 
 st.header("Selected clips")
-rows = embedding_map.rows_in_selection(maps.xy[space], selection)
+rows = embedding_map.rows_in_selection(maps.xy[space], map_selection)
 if rows.size == 0:
     st.caption("Nothing selected yet.")
 else:
