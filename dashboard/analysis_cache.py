@@ -1,9 +1,9 @@
-"""Cached statistics for the Overview, Statistics, Calibration and Slices pages.
+"""Cached analysis of a run for the Overview, Confusion, Statistics, Calibration and Slices pages.
 
-Every function is keyed by the run's path and modification time (a re-written run is recomputed), like
-``state.run_analysis``; the run itself and an uploaded metadata table are passed unhashed (``_`` prefix), the
-table by the hash of its bytes. The results are small tables and arrays, so reruns cost a copy, not a
-recomputation; the computing is done by the pure functions of ``epam_core.analysis``.
+Every function is keyed by ``loaders.run_key`` (the run's path and the latest change of its files: a
+re-written run is recomputed); the run itself and an uploaded metadata table are passed unhashed (``_``
+prefix), the table by the hash of its bytes. The results are small tables and arrays, so reruns cost a copy,
+not a recomputation; the computing is done by the pure functions of ``epam_core.analysis``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,68 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import session_keys as keys
+from dashboard.loaders import RunKey, read_cached_run, run_key
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
 from epam_core.runs import STREAMS, EvalRun
 
-UPLOAD_KEY = (
-    "slice_metadata"  # session_state: {"name", "key", "table"} of a metadata table uploaded on Slices
-)
-
 
 def _key(run: EvalRun) -> tuple[str, float]:
-    """(resolved path, modification time): ``state.run_key``, the key of every derived table of a run."""
-    return tuple(state.run_key(run))
+    """(resolved path, modification time): the fields of ``loaders.run_key``."""
+    return tuple(run_key(run))
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing accuracies…")
+def _run_summary(key: RunKey) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from epam_core.analysis import metrics
+
+    run = read_cached_run(*key)
+    return metrics.stream_summary(run), metrics.per_class_table(run)
+
+
+@st.cache_data(max_entries=8, show_spinner="Sweeping the fusion weight…")
+def _fusion_sweep(key: RunKey) -> pd.DataFrame:
+    from epam_core.analysis import fusion
+
+    run = read_cached_run(*key)
+    return fusion.weight_sweep(run.logits("rgb"), run.logits("pose"), run.labels)
+
+
+def run_summary(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-stream summary, per-class table) of a run, computed once per run (what a compared run needs)."""
+    return _run_summary(run_key(run))
+
+
+def run_analysis(run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-stream summary, fusion-weight sweep, per-class table) of a run, computed once per run."""
+    summary, per_class = run_summary(run)
+    return summary, _fusion_sweep(run_key(run)), per_class
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _confusion(key: RunKey, stream: str) -> np.ndarray:
+    from epam_core.analysis import metrics
+
+    return metrics.stream_confusion(read_cached_run(*key), stream)
+
+
+def confusion_counts(run: EvalRun, stream: str) -> np.ndarray:
+    """(K, K) confusion counts of one stream, computed once per run and stream."""
+    return _confusion(run_key(run), stream)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _class_order(key: RunKey, stream: str, method: str) -> np.ndarray:
+    from epam_core.analysis import confusion
+
+    run = read_cached_run(*key)
+    return confusion.order_classes(_confusion(key, stream), method, run.class_names)
+
+
+def class_order(run: EvalRun, stream: str, method: str) -> np.ndarray:
+    """The class permutation of ``confusion.order_classes`` for one stream's matrix, once per run."""
+    return _class_order(run_key(run), stream, method)
 
 
 def _logits(run: EvalRun) -> dict[str, np.ndarray]:
@@ -35,14 +84,18 @@ def _logits(run: EvalRun) -> dict[str, np.ndarray]:
 
 def uploaded_metadata() -> tuple[str, pd.DataFrame | None]:
     """(hash key, table) of the metadata table uploaded in this session ("" and None without one)."""
-    upload = st.session_state.get(UPLOAD_KEY)
+    upload = st.session_state.get(keys.SLICE_METADATA)
     return (upload["key"], upload["table"]) if upload else ("", None)
 
 
 def store_upload(name: str, data: bytes) -> None:
     """Parse an uploaded CSV/Parquet metadata file and keep it for this session; raises ``DataError``."""
     table = slices.metadata_from_bytes(name, data)
-    st.session_state[UPLOAD_KEY] = {"name": name, "key": hashlib.sha1(data).hexdigest(), "table": table}
+    st.session_state[keys.SLICE_METADATA] = {
+        "name": name,
+        "key": hashlib.sha1(data).hexdigest(),
+        "table": table,
+    }
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -1,7 +1,8 @@
 """Cached attention measures for the dashboard pages (Attention, Sample, Robustness).
 
-Everything is keyed by ``state.run_key`` (the run directory and the latest change of its files, the measures
-file included); the body geometry of a live clip is computed once per sample.
+The measures and their tables are keyed by ``loaders.run_key`` (the run directory and the latest change of
+its files, the measures file included); the body geometry of a live clip by ``loaders.live_key`` (it depends
+on the clip and the checkpoint's input config too) and the sample.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.state import RunKey, run_key
+from dashboard.loaders import LiveKey, RunKey, live_key, run_key
 from epam_core.analysis import attention_measures as am
 from epam_core.attention_measures_file import read_attention_measures
 from epam_core.errors import EpamError
@@ -67,7 +68,7 @@ def sample_variant_logits(run: EvalRun, frame: pd.DataFrame, sample_id: str) -> 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _geometry(
-    key: RunKey, sample_id: str, _clip: Clip, _config: EPAMNetConfig
+    key: LiveKey, sample_id: str, _clip: Clip, _config: EPAMNetConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     from epam_core.attention_eval import attention_grid, clip_geometry
 
@@ -79,7 +80,7 @@ def attention_moved(
 ) -> dict[str, float]:
     """How far the noisy skeleton moved the attention (``attention_shift``), and the share of each pass's
     spatial attention on the clean body (``on_body_clean`` / ``on_body_noisy``)."""
-    coverage, motion = _geometry(run_key(run), sample_id, clip, config)
+    coverage, motion = _geometry(live_key(run), sample_id, clip, config)
     shift = am.attention_shift(clean.spatial, clean.temporal, noisy.spatial, noisy.temporal)
     for name, result in (("clean", clean), ("noisy", noisy)):
         shift[f"on_body_{name}"] = am.sample_measures(result.spatial, result.temporal, coverage, motion)[

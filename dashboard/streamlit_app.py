@@ -10,7 +10,8 @@ import logging
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import paths, selection
+from dashboard import session_keys as keys
 from epam_core import typed_paths
 from epam_core.errors import EpamError
 from epam_core.runs import list_runs
@@ -55,12 +56,12 @@ PAGES = [
 
 def sidebar() -> None:
     """Pick the evaluation run (default: the bundled demo) and a second run to compare with."""
-    root = state.runs_root()
+    root = paths.runs_root()
     runs = {p.name: str(p) for p in list_runs(root)}
     with st.sidebar:
         st.header("Evaluation run")
         other = st.text_input(
-            "Run directory (optional)", key="custom_run", help="Any run written by `epam evaluate`"
+            "Run directory (optional)", key=keys.CUSTOM_RUN, help="Any run written by `epam evaluate`"
         )
         if note := typed_paths.dashboard_note(root, st.get_option("server.address")):
             st.caption(note)
@@ -68,33 +69,33 @@ def sidebar() -> None:
             try:
                 typed = typed_paths.check_dashboard_path(other.strip(), root, st.get_option("server.address"))
             except EpamError as err:
-                st.session_state["run_path"] = None
+                st.session_state[keys.RUN_PATH] = None
                 st.error(str(err))
             else:
-                st.session_state["run_path"] = str(typed)
-                st.caption(f"Using `{st.session_state['run_path']}`")
+                st.session_state[keys.RUN_PATH] = str(typed)
+                st.caption(f"Using `{st.session_state[keys.RUN_PATH]}`")
         elif runs:
             names = list(runs)
-            default = state.DEMO_RUN if state.DEMO_RUN in runs else names[0]
+            default = paths.DEMO_RUN if paths.DEMO_RUN in runs else names[0]
             query = st.query_params.get("run")
-            st.session_state.setdefault("_run_name", query if query in runs else default)
-            name = state.synced_selectbox("Run", names, "_run_name", help=f"Runs found in {root}")
-            st.session_state["run_path"] = runs[name]
+            st.session_state.setdefault(keys.RUN_NAME, query if query in runs else default)
+            name = selection.synced_selectbox("Run", names, keys.RUN_NAME, help=f"Runs found in {root}")
+            st.session_state[keys.RUN_PATH] = runs[name]
             st.query_params["run"] = name
         else:
-            st.session_state["run_path"] = None
+            st.session_state[keys.RUN_PATH] = None
             st.warning(
                 f"No evaluation runs in `{root}`. Write one with `epam evaluate` or pass `--runs DIR`."
             )
-        compare = ["(none)", *[n for n in runs if runs[n] != st.session_state.get("run_path")]]
-        choice = state.synced_selectbox("Compare with", compare, "_compare_name")
-        st.session_state["compare_path"] = runs.get(choice)
+        compare = ["(none)", *[n for n in runs if runs[n] != st.session_state.get(keys.RUN_PATH)]]
+        choice = selection.synced_selectbox("Compare with", compare, keys.COMPARE_NAME)
+        st.session_state[keys.COMPARE_PATH] = runs.get(choice)
 
 
-state.apply_run_selection()  # a run started on the Analyze page becomes the selected one
+selection.apply_run_selection()  # a run started on the Analyze page becomes the selected one
 sidebar()
 if "sample" in st.query_params:  # shareable link to one sample: ?sample=ID
-    st.session_state.setdefault("sample_id", st.query_params["sample"])
+    st.session_state.setdefault(keys.SAMPLE_ID, st.query_params["sample"])
 page = st.navigation(PAGES)
 try:
     page.run()

@@ -300,14 +300,14 @@ def test_live_caches_follow_the_run_and_its_checkpoint(tmp_path):
     pass: the cache key of every forward/attribution changes with the run's files and the checkpoint file."""
     import os
 
-    from dashboard import state
+    from dashboard import live_cache, loaders
     from epam_core.checkpoint import load_checkpoint
 
     run_dir = make_run(tmp_path)
-    run = state.load_run(run_dir)
-    key = state.model_key(run)
-    clip, model, config = state.load_clip(run, "S000")
-    first = state.forward(key, "S000", None, 0.0, 0, clip, model, config)
+    run = loaders.load_run(run_dir)
+    key = loaders.live_key(run)
+    clip, model, config = loaders.load_clip(run, "S000")
+    first = live_cache.forward(key, "S000", None, 0.0, 0, clip, model, config)
 
     ckpt = tmp_path / "model.pt"
     other = load_checkpoint(ckpt).model
@@ -315,20 +315,66 @@ def test_live_caches_follow_the_run_and_its_checkpoint(tmp_path):
         other.pose_cls_head.fc_cls.weight.mul_(-1)
     save_checkpoint(ckpt, other, class_names=CLASSES)
     os.utime(ckpt, (ckpt.stat().st_atime, ckpt.stat().st_mtime + 5))
-    changed = state.model_key(state.load_run(run_dir))
+    changed = loaders.live_key(loaders.load_run(run_dir))
     assert changed != key
-    _, model2, _ = state.load_clip(run, "S000")
-    second = state.forward(changed, "S000", None, 0.0, 0, clip, model2, config)
+    _, model2, _ = loaders.load_clip(run, "S000")
+    second = live_cache.forward(changed, "S000", None, 0.0, 0, clip, model2, config)
     assert not np.allclose(second.pose_logits, first.pose_logits)
 
-    before = state.run_key(run)
+    before = loaders.run_key(run)
     make_run(tmp_path / "again", seed=1)  # a re-evaluation written over the same directory
     shutil.rmtree(run_dir)
     shutil.copytree(tmp_path / "again" / "run", run_dir)
     os.utime(run_dir, (run_dir.stat().st_atime, run_dir.stat().st_mtime + 10))
-    rerun = state.load_run(run_dir)
-    assert state.run_key(rerun) != before and rerun is not run
+    rerun = loaders.load_run(run_dir)
+    assert loaders.run_key(rerun) != before and rerun is not run
     np.testing.assert_array_equal(rerun.logits("rgb"), read_run(tmp_path / "again" / "run").logits("rgb"))
+
+
+def test_live_caches_follow_the_data_the_clips_are_read_from(tmp_path):
+    """Regenerating the annotation file a run names (outside the run directory) must not serve the old clip."""
+    import os
+    import pickle
+
+    from dashboard import loaders
+
+    run = loaders.load_run(make_run(tmp_path))
+    key = loaders.live_key(run)
+    clip, _, _ = loaders.load_clip(run, "S000")
+    annotation = tmp_path / "data" / "ann.pkl"
+    data = pickle.loads(annotation.read_bytes())
+    for sample in data["annotations"]:
+        sample["keypoint"] = sample["keypoint"] + np.float32(3)
+    annotation.write_bytes(pickle.dumps(data))
+    os.utime(annotation, (annotation.stat().st_atime, annotation.stat().st_mtime + 5))
+    assert loaders.run_key(run) == key.run and loaders.live_key(run) != key
+    moved, _, _ = loaders.load_clip(run, "S000")
+    np.testing.assert_allclose(moved.keypoint, clip.keypoint + 3)
+
+
+def test_the_dashboard_model_runs_on_the_interactive_thread_count_and_leaves_the_process_alone(tmp_path):
+    """The thread policy lives in the model's ``CpuInferenceOptions``: loading the model does not change the
+    process's intra-op thread count, and each forward pass runs on ``for_interactive_server().threads``."""
+    from dashboard import live_cache, loaders
+    from epam_core.fast import CpuInferenceOptions
+
+    process = torch.get_num_threads()
+    before = CpuInferenceOptions.for_interactive_server().threads + 1  # any count but the interactive one
+    torch.set_num_threads(before)
+    try:
+        run = loaders.load_run(make_run(tmp_path))
+        clip, model, config = loaders.load_clip(run, "S000")
+        assert torch.get_num_threads() == before
+        assert model.options == CpuInferenceOptions.for_interactive_server()
+        during = []
+        hook = model.pose_cls_head.register_forward_hook(lambda *_: during.append(torch.get_num_threads()))
+        try:
+            live_cache.forward(loaders.live_key(run), "S000", None, 0.0, 0, clip, model, config)
+        finally:
+            hook.remove()
+        assert during == [model.options.threads] and torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(process)
 
 
 def test_sample_picker_narrows_by_class_and_takes_a_typed_id(runs):
@@ -368,18 +414,18 @@ def test_sample_page_reads_the_runs_crop_cache(runs, tmp_path, monkeypatch):
 
 
 def test_live_forward_reuses_the_rgb_features_and_equals_a_full_pass(tmp_path):
-    from dashboard import state
+    from dashboard import live_cache, loaders
     from epam_core.analysis import live
     from epam_core.data.noise import NoiseSpec
 
-    run = state.load_run(make_run(tmp_path))
-    clip, model, config = state.load_clip(run, "S000")
-    key = state.model_key(run)
+    run = loaders.load_run(make_run(tmp_path))
+    clip, model, config = loaders.load_clip(run, "S000")
+    key = loaders.live_key(run)
     for level in (0.0, 4.0):
-        got = state.forward(key, "S000", "jitter_px", level, 1, clip, model, config)
+        got = live_cache.forward(key, "S000", "jitter_px", level, 1, clip, model, config)
         full = live.forward_clip(model, clip, config.input, [NoiseSpec("jitter_px", level)], 1)
         for stream in ("rgb", "pose", "fused"):
             np.testing.assert_allclose(got.logits(stream), full.logits(stream), rtol=1e-4, atol=1e-4)
-    assert state._rgb_features(key, "S000", clip, model, config) is state._rgb_features(
+    assert live_cache._rgb_features(key, "S000", clip, model, config) is live_cache._rgb_features(
         key, "S000", clip, model, config
     )  # computed once per clip and model

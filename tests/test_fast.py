@@ -101,3 +101,9 @@ def test_options_are_frozen_and_checked() -> None:
         CpuInferenceOptions(chunk_bytes=0)
     with pytest.raises(ValueError, match="threads"):
         CpuInferenceOptions(threads=0)
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(None, 1), (1, 1), (2, 1), (6, 3), (8, 4), (64, 4)])
+def test_interactive_server_options_use_half_the_cores_up_to_four(cores, threads, monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert CpuInferenceOptions.for_interactive_server() == CpuInferenceOptions(threads=threads)

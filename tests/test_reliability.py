@@ -388,7 +388,7 @@ def test_regeneration_only_with_known_bounded_arguments(synth, message, tmp_path
 def test_opening_a_page_never_regenerates_into_a_users_folder(tmp_path):
     """A run copied elsewhere whose manifest points into a folder of the user's: the Sample page's loader
     refuses with a message naming the run's manifest, and the folder keeps every file."""
-    from dashboard import state
+    from dashboard import loaders
 
     run_dir = make_run(tmp_path / "fixture")
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -401,7 +401,7 @@ def test_opening_a_page_never_regenerates_into_a_users_folder(tmp_path):
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     before = snapshot(tmp_path / "thesis")
     with pytest.raises(DataError, match="holds files that SynthActions does not write") as err:
-        state.ensure_videos(read_run(run_dir))
+        loaders.ensure_videos(read_run(run_dir))
     assert str(run_dir / "manifest.json") in str(err.value)
     assert snapshot(tmp_path / "thesis") == before
     with pytest.raises(OutputError, match="is not a SynthActions folder"):  # and the library refuses alike

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import loaders, paths, selection
+from dashboard import session_keys as keys
 from epam_core import analyze, typed_paths
 from epam_core.errors import EpamError
 
 UPLOAD, LOCAL = "Upload a file", "Path on this machine"
-DEMO_CHECKPOINT = state.REPO / "checkpoints" / "epam_demo.pt"
+DEMO_CHECKPOINT = paths.REPO / "checkpoints" / "epam_demo.pt"
 
 
 def default_checkpoint() -> str:
     """The selected run's checkpoint when it has one on disk, else the bundled demo checkpoint."""
     try:
-        run = state.load_run(st.session_state["run_path"]) if st.session_state.get("run_path") else None
+        path = st.session_state.get(keys.RUN_PATH)
+        run = loaders.load_run(path) if path else None
     except EpamError:
         run = None
     ckpt = run.resolve((run.manifest.get("model") or {}).get("checkpoint")) if run else None
@@ -24,7 +26,7 @@ def default_checkpoint() -> str:
 
 
 st.title("Analyze a video")
-root = state.runs_root()
+root = paths.runs_root()
 st.caption(
     "Extracts the poses of up to the given number of people per frame (MediaPipe, run `make poses` once), "
     "keeps who is who across frames, crops around all of them, runs the model and writes an evaluation run "
@@ -83,7 +85,7 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
             max_persons=int(max_persons),
             source="epam dashboard (Analyze a video)",
         )
-        run = state.load_run(out)
+        run = loaders.load_run(out)
         sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
         found = analyze.find_video_or_none(video.parent, sample_id)
     except (EpamError, OSError) as err:
@@ -97,7 +99,7 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
             "prediction": prediction,
             "frames_found": found == video.resolve(),
         }
-        state.select_run(out)
+        selection.select_run(out)
         st.rerun()  # the sidebar shows the new run as the selected one
 
 done = st.session_state.get("analyze_done")
@@ -110,4 +112,4 @@ if done:
             "find this video's; rename it to one of those suffixes to see them."
         )
     if st.button("Open it on the Sample page", key="analyze_open", icon=":material/movie:"):
-        state.open_sample(done["sample"])
+        selection.open_sample(done["sample"])

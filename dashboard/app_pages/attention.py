@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import attention_cache, state
+from dashboard import attention_cache, selection
 from epam_core.analysis import attention_figures, paper_figures, tables
 from epam_core.analysis import attention_measures as am
 from epam_core.analysis.attention_report import attention_figure_builders
@@ -16,7 +16,7 @@ from epam_core.errors import EpamError
 
 SHORT_LABELS = {"uniform": "uniform attention", "none": "no attention"}
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Attention")
 st.caption(
     "Where the spatial attention falls: the share of each frame's attention map on the body drawn from the "
@@ -75,7 +75,7 @@ else:
     st.info("This run has no labels: the accuracy the attention buys needs labels.")
 
 st.header("One sample")
-sample_id = state.sample_picker(run)
+sample_id = selection.sample_picker(run)
 row = frame.iloc[run.index_of(sample_id)]  # the measures are in the order of the run
 left, right = st.columns([2, 1])
 with left:
@@ -96,7 +96,7 @@ with right:
         column_config={c: st.column_config.NumberColumn(format="percent") for c in ("attention", "chance")},
     )  # fmt: skip
     if st.button("Open in the Sample page", key="att_open"):
-        state.open_sample(sample_id)
+        selection.open_sample(sample_id)
 
 st.header("Export")
 builders = attention_figure_builders(run)

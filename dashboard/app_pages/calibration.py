@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import analysis_cache, state
+from dashboard import analysis_cache, selection
 from epam_core.analysis import calibration, statistics_figures
 from epam_core.analysis.figures import STREAM_LABELS
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Calibration")
 if not run.has_labels:
     st.info("This run has no labels (all -1), so calibration cannot be measured.")

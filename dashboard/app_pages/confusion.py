@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import analysis_cache, selection
 from epam_core.analysis import confusion, figures
 
 STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
@@ -24,14 +24,14 @@ def cell_from_widgets() -> None:
     st.session_state["cm_cell"] = (st.session_state["cm_true"], st.session_state["cm_pred"])
 
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Confusion")
 if not run.has_labels:
     st.info(
         "This run has no labels (all -1): there is no confusion matrix. The Sample page shows its predictions."
     )
     st.stop()
-other = state.compare_run(run)
+other = selection.compare_run(run)
 
 c1, c2, c3, c4 = st.columns(4)
 views = ["one stream", "difference of two streams"] + (
@@ -49,7 +49,7 @@ order_by = c4.selectbox(
 )  # fmt: skip
 query = st.text_input("Filter classes (name contains)", key="cm_query", placeholder="e.g. drink")
 
-counts = state.confusion_counts(run, stream)
+counts = analysis_cache.confusion_counts(run, stream)
 shown = confusion.filter_classes(run.class_names, query)
 if len(shown) == 0:
     st.warning(f"No class name contains {query!r}.")
@@ -62,15 +62,15 @@ if view == "difference of two streams":
         "minus stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=0, key="cm_base"
     )
     matrix = confusion.difference(
-        counts, state.confusion_counts(run, base), "true" if norm == "none" else norm
+        counts, analysis_cache.confusion_counts(run, base), "true" if norm == "none" else norm
     )
     diverging, title = True, f"{STREAM_NAMES[stream]} − {STREAM_NAMES[base]}"
 elif view == "difference of two runs" and other is not None:
     matrix = confusion.difference(
-        counts, state.confusion_counts(other, stream), "true" if norm == "none" else norm
+        counts, analysis_cache.confusion_counts(other, stream), "true" if norm == "none" else norm
     )
     diverging, title = True, f"{run.path.name} − {other.path.name} ({STREAM_NAMES[stream]})"
-order = state.class_order(run, stream, order_by)
+order = analysis_cache.class_order(run, stream, order_by)
 order = order[np.isin(order, shown)]
 values = st.toggle("Show numbers", value=len(order) <= figures.VALUES_MAX_CLASSES, key="cm_values")
 fig = figures.confusion_grid(
@@ -128,4 +128,4 @@ if len(members):
     st.dataframe(listing, hide_index=True, key="cm_members")
     chosen = st.selectbox("Sample", list(members), key="cm_sample")
     if st.button("Open on the Sample page", key="cm_open", type="primary"):
-        state.open_sample(chosen)
+        selection.open_sample(chosen)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import embeddings_cache, state
+from dashboard import embeddings_cache, selection
+from dashboard import session_keys as keys
 from epam_core.analysis import embedding_map, paper_figures
 from epam_core.analysis.embedding_map import COLOUR_BY, METHODS
 from epam_core.analysis.embeddings import SPACE_LABELS, SPACES, neighbour_table, sample_table
@@ -18,7 +19,7 @@ METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 DETAILED_HOVER_MAX = 20_000  # clips; above, the class names in the hover are off by default
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Embeddings")
 try:
     emb = embeddings_cache.embeddings(run)
@@ -80,9 +81,9 @@ latest = {k: list(v) for k, v in (event.selection if event else {}).items()}
 if latest != st.session_state.get("_emb_last_event"):
     st.session_state["_emb_last_event"] = latest
     st.session_state["emb_selection"] = {**latest, "map": (method, space)}
-selection = st.session_state.get("emb_selection") or {}
-if selection.get("map", (method, space)) != (method, space):
-    selection = {}
+map_selection = st.session_state.get("emb_selection") or {}
+if map_selection.get("map", (method, space)) != (method, space):
+    map_selection = {}
 
 codes, groups = embedding_map.colour_groups(colour_by, labels, preds, run.class_names, stream)
 cols = st.columns([3, 1, 1, 1])
@@ -99,7 +100,7 @@ for col, fmt in zip(cols[1:], paper_figures.FORMATS, strict=True):
     )  # fmt: skip
 
 st.header("Selected clips")
-rows = embedding_map.rows_in_selection(maps.xy[space], selection)
+rows = embedding_map.rows_in_selection(maps.xy[space], map_selection)
 if rows.size == 0:
     st.caption("Nothing selected yet.")
 else:
@@ -112,12 +113,12 @@ else:
     if st.button(
         f"Open {table['sample_id'].iloc[chosen]} on the Sample page", key="emb_open", type="primary"
     ):
-        state.open_sample(str(table["sample_id"].iloc[chosen]))
+        selection.open_sample(str(table["sample_id"].iloc[chosen]))
     if st.session_state.get("_emb_chosen") != table["sample_id"].iloc[chosen]:  # a new pick fills it in
         st.session_state["_emb_chosen"] = st.session_state["emb_nn_id"] = str(table["sample_id"].iloc[chosen])
 
 st.header("Nearest neighbours")
-st.session_state.setdefault("emb_nn_id", st.session_state.get("sample_id") or str(emb.sample_ids[0]))
+st.session_state.setdefault("emb_nn_id", st.session_state.get(keys.SAMPLE_ID) or str(emb.sample_ids[0]))
 left, right = st.columns([3, 1])
 query = left.text_input("Sample id", key="emb_nn_id", help="a row picked above fills this in").strip()
 k = right.number_input("Neighbours", 1, 100, 10, key="emb_nn_k")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import report_cache, selection
 from epam_core.analysis import paper_figures, tables
 from epam_core.analysis.paper_figures import FigureSize
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Export")
 st.caption(
     "Paper figures drawn with matplotlib in a colour-blind-safe palette (Okabe-Ito, viridis), TrueType fonts "
@@ -30,11 +30,11 @@ size = FigureSize(width, height, dpi)
 
 def render(name: str, fmt: str) -> bytes:
     """One figure file, drawn when its button is pressed (or shown as the preview)."""
-    return state.figure_file(state.run_key(run), name, fmt, style, size)
+    return report_cache.figure_file(run, name, fmt, style, size)
 
 
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
-builders = state.figure_builders(run)
+builders = report_cache.figure_builders(run)
 st.header("Figures")
 if not builders:
     st.info("This run has no labels, so there are no accuracy figures to export.")
@@ -51,7 +51,7 @@ for name in builders:
         )  # fmt: skip
 
 st.header("Tables")
-for name, table in state.run_tables(run).items():
+for name, table in report_cache.run_tables(run).items():
     cols = st.columns([2, 1, 1])
     cols[0].markdown(f"**{name}** ({len(table)} rows)")
     cols[1].download_button(

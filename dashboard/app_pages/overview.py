@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import analysis_cache, state
+from dashboard import analysis_cache, selection
 from epam_core.analysis import figures, fusion, metrics
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Overview")
 m = run.manifest
 st.caption(
@@ -20,10 +20,10 @@ if not run.has_labels:
     )
     st.stop()
 
-summary, sweep, table = state.run_analysis(run)
+summary, sweep, table = analysis_cache.run_analysis(run)
 summary = summary.set_index("stream")
-other = state.compare_run(run)
-other_summary = state.run_summary(other)[0].set_index("stream") if other is not None else None
+other = selection.compare_run(run)
+other_summary = analysis_cache.run_summary(other)[0].set_index("stream") if other is not None else None
 if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
 intervals = analysis_cache.intervals(run).set_index("stream")
@@ -88,7 +88,7 @@ with st.expander("All classes (click a column header to sort)"):
     st.dataframe(table[["class_id", *shown]], hide_index=True, column_config=pct, key="all_classes")
 if other is not None:
     st.header(f"Per-class difference to {other.path.name}")
-    diff = state.run_summary(other)[1]
+    diff = analysis_cache.run_summary(other)[1]
     delta = table[["class_id", "class"]].copy()
     for stream in ("rgb", "pose", "fused"):
         delta[stream] = (

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import attention_cache, state
+from dashboard import attention_cache, live_cache, loaders, selection
 from epam_core.analysis import figures, live, metrics, overlay
 from epam_core.data.class_names import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
@@ -18,9 +18,9 @@ from epam_core.errors import EpamError
 
 STREAMS = ("rgb", "pose", "fused")
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Robustness")
-sample_id = state.sample_picker(run)
+sample_id = selection.sample_picker(run)
 c2, c3 = st.columns([4, 1])
 noise = c2.selectbox("Noise type", list(NOISE_TYPES), key="noise_type")
 seed = int(c3.number_input("Seed", 0, 10_000, 0, key="noise_seed"))
@@ -32,7 +32,7 @@ st.caption(f"**{noise}** ({spec.unit}): {spec.description}")
 def live_panel() -> None:
     """Re-runs only this panel when the level moves: the clip is decoded once, the heatmaps and forward change."""
     try:
-        clip, model, config = state.load_clip(run, sample_id)
+        clip, model, config = loaders.load_clip(run, sample_id)
     except EpamError as err:
         st.error(f"Sample {sample_id} cannot be re-run. {err}")
         return
@@ -40,7 +40,7 @@ def live_panel() -> None:
         f"Level ({spec.unit})", 0.0, float(spec.max_level), 0.0, spec.max_level / 20, key="noise_level"
     )
     start = time.perf_counter()
-    result = state.forward(state.model_key(run), sample_id, noise, level, seed, clip, model, config)
+    result = live_cache.forward(loaders.live_key(run), sample_id, noise, level, seed, clip, model, config)
     elapsed = time.perf_counter() - start
     label = int(run.labels[run.index_of(sample_id)])
     cols = st.columns(4)
@@ -55,7 +55,7 @@ def live_panel() -> None:
             delta_arrow="off",
         )
     st.caption(f"Forward pass with noise: {elapsed * 1000:.0f} ms (cached levels are instant).")
-    clean = state.forward(state.model_key(run), sample_id, noise, 0.0, seed, clip, model, config)
+    clean = live_cache.forward(loaders.live_key(run), sample_id, noise, 0.0, seed, clip, model, config)
     moved = attention_cache.attention_moved(run, sample_id, clip, config, clean, result)
     cols = st.columns(4)
     cols[0].metric(
@@ -99,18 +99,20 @@ else:
     have = ", ".join(sorted(set(sweep["noise"]))) if sweep is not None else "none"
     st.caption(f"The run's sweep has no {noise} (it has: {have}). Compute it on a subset of the samples:")
     n = st.number_input("Samples", 1, len(run.sample_ids), min(24, len(run.sample_ids)), key="subset_n")
-    key = (state.model_key(run), noise, int(n), seed)
+    key = (loaders.live_key(run), noise, int(n), seed)
     if st.button("Compute on a subset", key="subset_go"):
         rows, bar = [], st.progress(0.0, text="Re-running the model…")
         ids = list(run.sample_ids[: int(n)])
         for i, sid in enumerate(ids):
             try:
-                clip, model, config = state.load_clip(run, sid)
+                clip, model, config = loaders.load_clip(run, sid)
             except EpamError as err:
                 st.warning(f"Skipped {sid}: {err}")
                 continue
             for level in spec.default_levels:
-                res = state.forward(state.model_key(run), sid, noise, float(level), seed, clip, model, config)
+                res = live_cache.forward(
+                    loaders.live_key(run), sid, noise, float(level), seed, clip, model, config
+                )
                 rows.append({"noise": noise, "level": float(level), "seed": seed, "sample_id": sid, "label": clip.label}
                             | {f"{s}_pred": int(np.argmax(res.logits(s))) for s in STREAMS})  # fmt: skip
             bar.progress((i + 1) / len(ids), text=f"{i + 1}/{len(ids)} samples")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import attention_cache, state
+from dashboard import attention_cache, live_cache, loaders, selection
 from epam_core.analysis import attention_figures, figures, metrics, overlay, paper_figures
 from epam_core.analysis import attention_measures as attention_measures_lib
 from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
@@ -14,7 +14,7 @@ from epam_core.errors import EpamError
 
 STREAMS = ("rgb", "pose", "fused")
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Sample")
 wrong_only = st.toggle(
     "Only samples the fused stream gets wrong", key="sample_wrong", disabled=not run.has_labels
@@ -29,7 +29,9 @@ def describe(sample_id: str) -> str:
 
 
 wrong = (run.labels >= 0) & (run.preds("fused") != run.labels)
-sample_id = state.sample_picker(run, only=wrong if wrong_only and wrong.any() else None, format_func=describe)
+sample_id = selection.sample_picker(
+    run, only=wrong if wrong_only and wrong.any() else None, format_func=describe
+)
 st.query_params["sample"] = sample_id
 row = run.index_of(sample_id)
 label = int(run.labels[row])
@@ -59,7 +61,7 @@ if attention_measures is not None:
 
 st.header("Frames, attention and skeleton")
 try:
-    clip, model, config = state.load_clip(run, sample_id)
+    clip, model, config = loaders.load_clip(run, sample_id)
 except EpamError as err:
     st.error(f"The frames of {sample_id} cannot be shown. {err}")
     if run.attention is None:
@@ -86,7 +88,7 @@ if run.attention is not None:
     spatial, temporal = run.attention.for_sample(sample_id)
     st.caption("Attention as stored in the run (`attention.npz`).")
 else:
-    result = state.forward(state.model_key(run), sample_id, None, 0.0, 0, clip, model, config)
+    result = live_cache.forward(loaders.live_key(run), sample_id, None, 0.0, 0, clip, model, config)
     spatial, temporal = result.spatial, result.temporal
     st.caption("The run stores no attention; it was recomputed with the run's model.")
 frames = clip.rgb_frames
@@ -132,11 +134,11 @@ target = a2.selectbox(
 method = a3.selectbox(
     "RGB method", RGB_METHODS, format_func={"gradcam": "Grad-CAM", "saliency": "Saliency"}.get
 )
-key = (state.model_key(run), sample_id, stream, int(target), method)
+key = (loaders.live_key(run), sample_id, stream, int(target), method)
 if st.button("Compute attributions", key="attr_go"):
     st.session_state["attr_key"] = key
 if st.session_state.get("attr_key") == key:
-    joints, rgb_map = state.attributions(*key, clip, model, config)
+    joints, rgb_map = live_cache.attributions(*key, clip, model, config)
     st.plotly_chart(
         figures.joint_importance(joints, list(COCO_KEYPOINTS), f"Per-joint importance ({stream} stream)"),
         key="attr_joints",

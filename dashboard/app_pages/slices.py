@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import analysis_cache, state
+from dashboard import analysis_cache, selection
 from epam_core.analysis import slices, statistics_figures
 from epam_core.analysis.figures import STREAM_LABELS
 from epam_core.errors import EpamError
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Slices")
 st.caption(
     "Fields come from the sample ids (NTU `SsssCcccPpppRrrrAaaa`: setup, camera, performer, replication; PKU-MMD "
@@ -44,7 +44,7 @@ if not fields:
 
 left, right = st.columns(2)
 with left:
-    field = state.synced_selectbox("Slice by", list(fields), "slice_field")
+    field = selection.synced_selectbox("Slice by", list(fields), "slice_field")
 stream = right.selectbox(
     "Heatmap stream", ["fused", "rgb", "pose"], format_func=STREAM_LABELS.get, key="slice_stream"
 )
@@ -73,7 +73,7 @@ st.plotly_chart(
 st.header("Samples of a slice")
 c1, c2 = st.columns(2)
 with c1:
-    value = state.synced_selectbox("Value", [str(v) for v in values], "slice_value")
+    value = selection.synced_selectbox("Value", [str(v) for v in values], "slice_value")
 classes = ["(all)", *run.class_names]
 chosen = c2.selectbox("True class", classes, key="slice_class")
 class_id = None if chosen == "(all)" else run.class_names.index(chosen)
@@ -81,7 +81,7 @@ preds = analysis_cache.predictions(run)
 members = slices.slice_samples(
     run.sample_ids, analysis_cache.field_values(run, field), value, run.labels, preds, class_id
 )
-shown = members.head(state.MAX_SAMPLE_OPTIONS).copy()  # a 17k-sample camera slice would ship megabytes
+shown = members.head(selection.MAX_SAMPLE_OPTIONS).copy()  # a 17k-sample camera slice would ship megabytes
 for column in ("label", "rgb_pred", "pose_pred", "fused_pred"):
     shown[column] = [run.class_names[i] if i >= 0 else "unknown" for i in shown[column]]
 right_share = (members["fused_pred"] == members["label"]).mean() if len(members) else float("nan")
@@ -92,4 +92,4 @@ st.dataframe(shown, hide_index=True, key="slice_samples")
 if len(members):
     sample = st.selectbox("Sample", shown["sample_id"].tolist(), key="slice_sample")
     if st.button("Open in the Sample page", key="slice_open"):
-        state.open_sample(sample)
+        selection.open_sample(sample)

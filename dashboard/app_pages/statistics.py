@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis_cache, state
+from dashboard import analysis_cache, selection
 from epam_core.analysis import statistics_figures, tables
 from epam_core.analysis.figures import STREAM_LABELS
 from epam_core.analysis.statistics import CONFIDENCE, RESAMPLES
@@ -17,7 +17,8 @@ def sample_list(table: pd.DataFrame, key: str, columns: list[str]) -> None:
     if table.empty:
         st.caption("None.")
         return
-    shown = table[columns].head(state.MAX_SAMPLE_OPTIONS).copy()  # best first; thousands would ship megabytes
+    # best first; thousands would ship megabytes
+    shown = table[columns].head(selection.MAX_SAMPLE_OPTIONS).copy()
     for column in columns:
         if column == "label" or column.endswith("_pred") or column == "predicted":
             shown[column] = [run.class_names[i] for i in shown[column]]
@@ -27,14 +28,14 @@ def sample_list(table: pd.DataFrame, key: str, columns: list[str]) -> None:
     left, right = st.columns([3, 1])
     sample = left.selectbox("Sample", shown["sample_id"].tolist(), key=f"{key}_sample")
     if right.button("Open in the Sample page", key=f"{key}_open"):
-        state.open_sample(sample)
+        selection.open_sample(sample)
 
 
 def p_text(p: float) -> str:
     return f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}"
 
 
-run = state.require_run()
+run = selection.require_run()
 st.title("Statistics")
 if not run.has_labels:
     st.info("This run has no labels (all -1), so there are no accuracies to test.")
@@ -59,7 +60,7 @@ for pair, test in analysis_cache.paired(run).items():
                  "only b right": test["b_only"], "p (exact McNemar)": p_text(test["mcnemar_p"])})  # fmt: skip
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="stat_paired")
 
-other = state.compare_run(run)
+other = selection.compare_run(run)
 if other is not None:
     st.header(f"Against {other.path.name}")
     cmp = analysis_cache.compare(run, other)

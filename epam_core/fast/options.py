@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -29,6 +30,12 @@ class CpuInferenceOptions:
             raise ValueError(f"chunk_bytes must be >= 1 (got {self.chunk_bytes})")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None (got {self.threads})")
+
+    @classmethod
+    def for_interactive_server(cls) -> CpuInferenceOptions:
+        """For a server whose sessions each run forward passes (the dashboard): half of the cores, 1 to 4
+        threads per pass, so that a few passes at once do not oversubscribe a small machine."""
+        return cls(threads=max(1, min(4, (os.cpu_count() or 2) // 2)))
 
 
 DEFAULT_OPTIONS = CpuInferenceOptions()
