@@ -39,9 +39,9 @@ from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.pyskl import load_annotations, save_annotations
 from epam_core.data.sampling import pose_indices, rgb_indices
 from epam_core.distributed import DistContext
-from epam_core.evaluation import predict
 from epam_core.models import build_model
-from epam_core.robustness import ClipDataset, sweep, sweep_conditions
+from epam_core.runs.evaluate import predict
+from epam_core.runs.robustness import ClipDataset, sweep, sweep_conditions
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EPAM_SHARED_DATA", REPO.parent / "shared" / "data"))

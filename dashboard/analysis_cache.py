@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import state
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 UPLOAD_KEY = (
     "slice_metadata"  # session_state: {"name", "key", "table"} of a metadata table uploaded on Slices

@@ -22,17 +22,17 @@ import pandas as pd
 import streamlit as st
 
 from epam_core.errors import CheckpointError, DataError, EpamError, RunError
-from epam_core.runs import MANIFEST, EvalRun, list_runs, read_run
+from epam_core.runs.format import MANIFEST, EvalRun, list_runs, read_run
 
 # torch, Captum and the data pipeline load on first use, so that the Overview opens without them.
 if TYPE_CHECKING:
     import torch
 
-    from epam_core.analysis.live import LiveResult
     from epam_core.checkpoint import LoadedCheckpoint
     from epam_core.config import EPAMNetConfig, InputConfig
     from epam_core.data.pipeline import Clip
     from epam_core.data.pyskl import PoseAnnotations
+    from epam_core.runs.single_clip import LiveResult
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,10 @@ def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
         raise RunError(run.path / MANIFEST, "names no model.checkpoint, so the model cannot be re-run")
     if not ckpt.is_file():
         raise CheckpointError(ckpt, f"checkpoint not found (named by {run.path / MANIFEST})")
-    from epam_core.analysis import live  # torch: only once there is a model to run
+    from epam_core.runs import single_clip  # torch: only once there is a model to run
 
     loaded = _load_checkpoint(str(ckpt), ckpt.stat().st_mtime)
-    live.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
+    single_clip.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
     return loaded.model, loaded.model.config, ckpt
 
 
@@ -264,11 +264,11 @@ def _clip(
     _input_cfg: InputConfig,
 ) -> Clip:
     """One decoded clip; keyed by the checkpoint too, since its input config decides the crop and frames."""
-    from epam_core.analysis import live
     from epam_core.data.dataset import find_video
     from epam_core.data.pipeline import load_clip
+    from epam_core.runs import single_clip
 
-    source = live.sample_source(_run)
+    source = single_clip.sample_source(_run)
     if not source.annotation.is_file():
         raise DataError(source.annotation, f"annotation file not found (named by {_run.path / MANIFEST})")
     annotation = _annotations(str(source.annotation), source.annotation.stat().st_mtime).sample(sample_id)
@@ -308,12 +308,12 @@ def forward(
     _config: EPAMNetConfig,
 ) -> LiveResult:
     """The model on one clip at one noise level (cached per ``model_key``: moving the slider back is instant)."""
-    from epam_core.analysis import live
     from epam_core.data.noise import NoiseSpec
+    from epam_core.runs import single_clip
 
     specs = [NoiseSpec(noise, level)] if noise and level > 0 else None
     rgb_feats = _rgb_features(key, sample_id, _clip, _model, _config)  # skeleton noise leaves them alone
-    return live.forward_clip(_model, _clip, _config.input, specs, seed, rgb_feats=rgb_feats)
+    return single_clip.forward_clip(_model, _clip, _config.input, specs, seed, rgb_feats=rgb_feats)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -326,9 +326,9 @@ def _rgb_features(
 ) -> torch.Tensor:
     """The RGB backbone's output for one clip (once per clip and model): each noise level then costs the pose
     stream, the attention and the heads only. Read-only: ``forward_with_rgb_features`` does not write it."""
-    from epam_core.analysis import live
+    from epam_core.runs import single_clip
 
-    return live.clip_rgb_features(_model, _clip, _config.input)
+    return single_clip.clip_rgb_features(_model, _clip, _config.input)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing attributions with Captum…")
@@ -343,9 +343,10 @@ def attributions(
     _config: EPAMNetConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached per model_key)."""
-    from epam_core.analysis import attribution, live
+    from epam_core.analysis import attribution
+    from epam_core.runs import single_clip
 
-    rgb, pose = live.clip_tensors(_clip, _config.input)
+    rgb, pose = single_clip.clip_tensors(_clip, _config.input)
     joints = attribution.joint_importance(_model, rgb, pose, target, stream)
     return joints, attribution.rgb_attribution(_model, rgb, pose, target, stream, method)
 

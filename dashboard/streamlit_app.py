@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import state
 from epam_core import typed_paths
 from epam_core.errors import EpamError
-from epam_core.runs import list_runs
+from epam_core.runs.format import list_runs
 
 log = logging.getLogger("epam.dashboard")
 

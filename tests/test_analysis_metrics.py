@@ -8,7 +8,7 @@ from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from epam_core.analysis import confusion, fusion, metrics
-from epam_core.runs import EvalRun, predictions_frame, run_from_tables
+from epam_core.runs.format import EvalRun, predictions_frame, run_from_tables
 
 
 @pytest.fixture

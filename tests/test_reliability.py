@@ -30,9 +30,9 @@ from epam_core.data.synth.generate import (
 )
 from epam_core.distributed import DistContext
 from epam_core.errors import CheckpointError, DataError, EpamError, OutputError
-from epam_core.evaluation import check_scores_finite, predict
 from epam_core.models import build_model
-from epam_core.runs import atomic_dir, atomic_write_file, read_run
+from epam_core.runs.evaluate import check_scores_finite, predict
+from epam_core.runs.format import atomic_dir, atomic_write_file, read_run
 from epam_core.typed_paths import HOST_ENV, check_typed_path, is_loopback
 
 BIN = Path(sys.executable).parent
@@ -274,7 +274,7 @@ def test_extract_poses_never_replaces_a_file_silently(overwrite, tmp_path, capsy
 
 
 def test_robustness_subset_zero_writes_nothing(world, tmp_path, capsys):
-    from epam_core.robustness import run_robustness
+    from epam_core.runs.robustness import run_robustness
 
     with pytest.raises(DataError, match="--subset must be at least 1"):
         run_robustness(

@@ -16,7 +16,8 @@ from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import RunError
 from epam_core.fast import CpuInferenceOptions
 from epam_core.models import build_model
-from epam_core.robustness import (
+from epam_core.runs.format import read_run
+from epam_core.runs.robustness import (
     ClipDataset,
     Condition,
     accuracy_by_level,
@@ -25,7 +26,6 @@ from epam_core.robustness import (
     sweep_clip,
     sweep_conditions,
 )
-from epam_core.runs import read_run
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import state
-from epam_core import analyze, typed_paths
+from epam_core import typed_paths
 from epam_core.errors import EpamError
+from epam_core.runs import own_video
 
 UPLOAD, LOCAL = "Upload a file", "Path on this machine"
 DEMO_CHECKPOINT = state.REPO / "checkpoints" / "epam_demo.pt"
@@ -35,7 +36,7 @@ source = st.radio("Video", [UPLOAD, LOCAL], horizontal=True, key="analyze_source
 if source == UPLOAD:
     upload = st.file_uploader(
         "Video file",
-        type=[s.lstrip(".") for s in analyze.UPLOAD_SUFFIXES],
+        type=[s.lstrip(".") for s in own_video.UPLOAD_SUFFIXES],
         key="analyze_upload",
         help=f"Kept in `{root / 'uploads'}`, which the run refers to for its frames",
     )
@@ -52,7 +53,7 @@ max_persons = st.number_input(
     "People per frame, at most",
     min_value=1,
     max_value=4,
-    value=analyze.MAX_PERSONS,
+    value=own_video.MAX_PERSONS,
     step=1,
     key="analyze_max_persons",
     help="2 as in pyskl's NTU files: the two-person classes (hugging, handshaking, ...) need both skeletons",
@@ -69,13 +70,13 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
 
     try:
         if upload is not None:
-            video = analyze.save_upload(root / "uploads", upload.name, upload.getvalue())
+            video = own_video.save_upload(root / "uploads", upload.name, upload.getvalue())
         else:
             video = typed_paths.check_dashboard_path(typed, root, st.get_option("server.address"))
-        out = analyze.analysis_run_dir(root, video)
+        out = own_video.analysis_run_dir(root, video)
         offered = (default_checkpoint(), DEMO_CHECKPOINT)  # the page's own suggestions may always be used
         ckpt = typed_paths.check_dashboard_path(checkpoint, root, st.get_option("server.address"), offered)
-        analyze.analyze_video(
+        own_video.analyze_video(
             video,
             ckpt,
             out,
@@ -85,7 +86,7 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
         )
         run = state.load_run(out)
         sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
-        found = analyze.find_video_or_none(video.parent, sample_id)
+        found = own_video.find_video_or_none(video.parent, sample_id)
     except (EpamError, OSError) as err:
         bar.empty()
         st.error(f"The analysis did not finish. {err}")
@@ -106,7 +107,7 @@ if done:
     st.success(f"Wrote the run `{done['run']}` and selected it. Fused prediction: **{done['prediction']}**.")
     if not done["frames_found"]:
         st.warning(
-            f"The Sample page looks the frames up by name ({', '.join(analyze.UPLOAD_SUFFIXES)}) and will not "
+            f"The Sample page looks the frames up by name ({', '.join(own_video.UPLOAD_SUFFIXES)}) and will not "
             "find this video's; rename it to one of those suffixes to see them."
         )
     if st.button("Open it on the Sample page", key="analyze_open", icon=":material/movie:"):

@@ -11,10 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import attention_cache, state
-from epam_core.analysis import figures, live, metrics, overlay
+from epam_core.analysis import figures, metrics, overlay
 from epam_core.data.class_names import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
 from epam_core.errors import EpamError
+from epam_core.runs import single_clip
 
 STREAMS = ("rgb", "pose", "fused")
 
@@ -67,7 +68,7 @@ def live_panel() -> None:
                    f"{moved['on_body_clean'] * 100:.1f} → {moved['on_body_noisy'] * 100:.1f} %")  # fmt: skip
     frames = overlay.overlay_attention(clip.rgb_frames, result.spatial, 0.45)
     noisy = replace(clip, keypoint=result.keypoint, keypoint_score=result.keypoint_score)
-    kp, score = live.rgb_keypoints(noisy, config.input.frame_stride)
+    kp, score = single_clip.rgb_keypoints(noisy, config.input.frame_stride)
     frames = np.stack(
         [overlay.draw_skeleton(f, p, s, COCO_LIMBS) for f, p, s in zip(frames, kp, score, strict=True)]
     )

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from epam_core.analysis.embeddings import SPACES, Embeddings, embeddings_path, read_embeddings
 from epam_core.errors import RunError
-from epam_core.runs import EvalRun, atomic_write_file
+from epam_core.runs.format import EvalRun, atomic_write_file
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from epam_core.errors import RunError
-from epam_core.runs import EMBEDDINGS, MANIFEST, EvalRun, atomic_write_file
+from epam_core.runs.format import EMBEDDINGS, MANIFEST, EvalRun, atomic_write_file
 
 if TYPE_CHECKING:
     from torch import Tensor, nn

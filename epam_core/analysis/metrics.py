@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 
 def labelled(labels: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import pandas as pd
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.attention_report import attention_report, format_attention_report
 from epam_core.errors import RunError
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 PAIRS = (("fused", "rgb"), ("fused", "pose"), ("rgb", "pose"))
 LIST_LENGTH = 20  # samples listed per telling-samples list

@@ -1,6 +1,6 @@
 """Bring your own video: poses (MediaPipe), person-centric crop, EPAM-Net, and a label-free evaluation run.
 
-``analyze_video`` writes a run directory the dashboard opens like any other (``epam_core.runs``), with
+``analyze_video`` writes a run directory the dashboard opens like any other (``epam_core.runs.format``), with
 one sample whose label is -1 (unknown), the three streams' logits, the attention maps, and the extracted
 poses inside the run (``poses.pkl``, a pyskl file). The manifest's ``dataset.videos`` is the video's
 directory and the sample id is the video's file name without extension, so ``find_video`` finds it.
@@ -22,10 +22,15 @@ from epam_core.data.dataset import VIDEO_SUFFIXES, find_video
 from epam_core.data.pipeline import clip_to_tensors, load_clip
 from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError
-from epam_core.evaluation import check_inputs_finite, check_scores_finite, resolve_class_names, run_manifest
 from epam_core.outputs import check_replaceable
 from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE, Progress, extract_video_poses, to_annotation
-from epam_core.runs import (
+from epam_core.runs.evaluate import (
+    check_inputs_finite,
+    check_scores_finite,
+    resolve_class_names,
+    run_manifest,
+)
+from epam_core.runs.format import (
     MANIFEST,
     AttentionMaps,
     atomic_dir,

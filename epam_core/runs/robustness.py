@@ -37,9 +37,9 @@ from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
 from epam_core.data.pyskl import load_annotations, select_split
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
-from epam_core.evaluation import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs import ROBUSTNESS, read_run, write_robustness
+from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
+from epam_core.runs.format import ROBUSTNESS, read_run, write_robustness
 
 log = logging.getLogger(__name__)
 

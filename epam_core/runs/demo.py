@@ -19,9 +19,9 @@ from epam_core.analysis.embedding_map import load_or_compute_maps
 from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.data.synth.generate import ANNOTATION_FILE, generate_synthactions
 from epam_core.distributed import DistContext
-from epam_core.evaluation import evaluate
-from epam_core.robustness import accuracy_by_level, run_robustness
-from epam_core.runs import read_run
+from epam_core.runs.evaluate import evaluate
+from epam_core.runs.format import read_run
+from epam_core.runs.robustness import accuracy_by_level, run_robustness
 from epam_core.training import MODEL_FILE, TrainSettings, train
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Evaluation: run a checkpoint over a dataset split and write an evaluation run (see ``epam_core.runs``).
+"""Evaluation: run a checkpoint over a dataset split and write an evaluation run (see ``epam_core.runs.format``).
 
 Under ``torchrun`` each process takes every N-th sample (``ShardSampler``, no padding), the results are
 gathered and put back into dataset order, and rank 0 writes the run, so the run is the same as the one a
@@ -23,13 +23,6 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from epam_core.analysis.embeddings import Embeddings, capture_head_inputs, first_head_inputs, write_embeddings
-from epam_core.attention_eval import (
-    BodyGeometryDataset,
-    attention_grid,
-    forward_with_attention_variants,
-    measure_rows,
-)
-from epam_core.attention_measures_file import measures_frame, write_attention_measures
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import EPAMNetConfig
 from epam_core.data.class_names import class_names_from_arg
@@ -39,7 +32,8 @@ from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.outputs import check_replaceable
-from epam_core.runs import (
+from epam_core.runs.attention_measures_file import measures_frame, write_attention_measures
+from epam_core.runs.format import (
     EMBEDDINGS,
     MANIFEST,
     AttentionMaps,
@@ -48,6 +42,12 @@ from epam_core.runs import (
     predictions_frame,
     read_run,
     write_run,
+)
+from epam_core.runs.measure_attention import (
+    BodyGeometryDataset,
+    attention_grid,
+    forward_with_attention_variants,
+    measure_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def predict(
     ):
         for rgb, heatmaps, labels, ids, *geometry in loader:
             check_inputs_finite(rgb, heatmaps, ids)
-            if measure:  # the RGB head also without the attention (attention_eval.py)
+            if measure:  # the RGB head also without the attention (measure_attention.py)
                 forward = forward_with_attention_variants(model, rgb.to(ctx.device), heatmaps.to(ctx.device))
                 out, measures = forward.output, measure_rows(list(ids), forward, *geometry)
             else:

@@ -23,7 +23,7 @@ A run directory holds:
   (``fixed_size_list<float32>[K]``) and predictions.
 * ``attention_measures.parquet`` (optional): one row per sample, in the order of ``predictions.parquet``:
   where the attention falls on the body, how it follows the motion, and the RGB logits with uniform and with
-  no attention (format: ``epam_core.attention_measures_file``; written by `epam evaluate` and `epam attention`).
+  no attention (format: ``epam_core.runs.attention_measures_file``; written by `epam evaluate` and `epam attention`).
 
 Schema versions: 2 (written since the scale work) stores each logits column as a fixed-size list, so one
 stream is read as one (S, K) float32 array without per-row Python work, and ``attention.npz`` uncompressed
