@@ -13,7 +13,7 @@ import torch
 
 from epam_core.checkpoint import save_checkpoint
 from epam_core.config import build_config
-from epam_core.data.class_names import COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.pyskl import save_annotations
 from epam_core.data.video import write_webm
 from epam_core.models.epam_net import build_model

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import attention_cache, state
 from epam_core.analysis import figures, metrics, overlay
-from epam_core.data.class_names import COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
 from epam_core.errors import EpamError
 from epam_core.runs import single_clip

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import attention_cache, state
 from epam_core.analysis import attention_figures, figures, metrics, overlay, paper_figures
 from epam_core.analysis import attention_measures as attention_measures_lib
-from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
 
 STREAMS = ("rgb", "pose", "fused")
