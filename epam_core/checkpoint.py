@@ -31,7 +31,7 @@ from epam_core.config import EPAMNetConfig, paper_config
 from epam_core.errors import CheckpointError
 from epam_core.fast import DEFAULT_OPTIONS, CpuInferenceOptions, prepare_cpu_inference
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs.format import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from epam_core.data.dataset import PoseRGBDataset, find_video
 from epam_core.data.pyskl import load_annotations
 from epam_core.errors import CheckpointError, RunError
 from epam_core.models.epam_net import build_model
-from epam_core.runs.evaluate import sha256
 from epam_core.runs.format import read_run
+from epam_core.runs.manifest import sha256
 from epam_core.runs.own_video import POSES_FILE, analyze_video
 
 CLIP = "mmaction2_test_ucf101_applyeyemakeup.avi"  # 164 frames, 320x240, one person's face and hands

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from epam_core.errors import RunError
-from epam_core.runs.format import EMBEDDINGS, MANIFEST, EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import EMBEDDINGS, MANIFEST, EvalRun
 
 if TYPE_CHECKING:
     from torch import Tensor, nn

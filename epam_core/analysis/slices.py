@@ -23,7 +23,8 @@ import pandas as pd
 
 from epam_core.analysis.statistics import CONFIDENCE, RESAMPLES, SEED, proportion_intervals
 from epam_core.errors import DataError
-from epam_core.runs.format import EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import EvalRun
 
 RUN_METADATA = "metadata.parquet"  # the user table stored in a run directory by `epam evaluate --metadata`
 ID_PATTERNS = {  # dataset: regex with one named group per field (the prefix says the dataset)

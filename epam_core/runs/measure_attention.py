@@ -136,8 +136,9 @@ def measure_run(
     from epam_core.errors import CheckpointError, DataError, RunError
     from epam_core.runs import single_clip
     from epam_core.runs.attention_measures_file import measures_frame, write_attention_measures
-    from epam_core.runs.evaluate import predict, sha256
+    from epam_core.runs.evaluate import predict
     from epam_core.runs.format import MANIFEST, read_run
+    from epam_core.runs.manifest import sha256
 
     ctx = ctx or DistContext()
     run = read_run(run_dir)

@@ -22,23 +22,11 @@ from epam_core.data.dataset import VIDEO_SUFFIXES, find_video
 from epam_core.data.pipeline import clip_to_tensors, load_clip
 from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError
-from epam_core.outputs import check_replaceable
+from epam_core.outputs import atomic_dir, atomic_write_file, check_replaceable
 from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE, Progress, extract_video_poses, to_annotation
-from epam_core.runs.evaluate import (
-    check_inputs_finite,
-    check_scores_finite,
-    resolve_class_names,
-    run_manifest,
-)
-from epam_core.runs.format import (
-    MANIFEST,
-    AttentionMaps,
-    atomic_dir,
-    atomic_write_file,
-    is_run_dir,
-    predictions_frame,
-    write_run,
-)
+from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite
+from epam_core.runs.format import MANIFEST, RUN_KIND, AttentionMaps, is_run_dir, predictions_frame, write_run
+from epam_core.runs.manifest import resolve_class_names, run_manifest
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +54,7 @@ def analyze_video(
     """
     video, out_dir = Path(video), Path(out_dir)
     report = progress or (lambda _fraction, _message: None)
-    check_replaceable(
-        out_dir, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})"
-    )  # before the long part
+    check_replaceable(out_dir, overwrite, is_run_dir, RUN_KIND)  # before the long part
     loaded = load_checkpoint(checkpoint)  # before the long part: a bad checkpoint fails at once
     model, config = loaded.model, loaded.model.config
     class_names = resolve_class_names(config.num_classes, (str(checkpoint), loaded.class_names))
@@ -136,7 +122,7 @@ def analyze_video(
     )
     manifest["dataset"]["name"] = video.stem
     report(0.95, "writing the evaluation run")
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite, is_run_dir, RUN_KIND) as tmp:
         save_annotations(tmp / POSES_FILE, [annotation], {SPLIT: [sample_id]})
         run = write_run(tmp / "run", manifest, predictions, attention)  # validated, then moved up
         for file in run.iterdir():

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import InputConfig
 from epam_core.data.crop_cache import CropCache, open_cache
-from epam_core.data.dataset import find_video
+from epam_core.data.dataset import default_videos, find_video
 from epam_core.data.loader import EpamLoader
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
@@ -38,8 +38,9 @@ from epam_core.data.pyskl import load_annotations, select_split
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
+from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite, evaluate
 from epam_core.runs.format import ROBUSTNESS, read_run, write_robustness
+from epam_core.runs.manifest import sha256
 
 log = logging.getLogger(__name__)
 
