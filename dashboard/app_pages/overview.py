@@ -61,7 +61,9 @@ def fusion_panel() -> None:
             help="The run's fusion weights are the default; 0.5 ranks classes as the paper's 1:1 sum.",
         )  # fmt: skip
         fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), fusion.alpha_weights(alpha))
-        st.metric("fused top-1 at α", f"{metrics.topk_accuracy(fused, run.labels) * 100:.1f} %")
+        st.metric(
+            "fused top-1 at α", f"{metrics.top1_accuracy(fused.argmax(axis=1), run.labels) * 100:.1f} %"
+        )
         st.metric("best α", f"{best_alpha:.2f}", help=f"top-1 {best_acc * 100:.1f} % (ties: closest to 0.5)")
     with right:
         st.plotly_chart(figures.fusion_sweep(sweep, best_alpha, alpha), key="fusion_chart")

@@ -7,7 +7,6 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import attention_cache, state
@@ -16,6 +15,7 @@ from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
 from epam_core.errors import EpamError
 from epam_core.runs import single_clip
+from epam_core.runs.robustness import Condition, robustness_frame
 
 STREAMS = ("rgb", "pose", "fused")
 
@@ -102,7 +102,8 @@ else:
     n = st.number_input("Samples", 1, len(run.sample_ids), min(24, len(run.sample_ids)), key="subset_n")
     key = (state.model_key(run), noise, int(n), seed)
     if st.button("Compute on a subset", key="subset_go"):
-        rows, bar = [], st.progress(0.0, text="Re-running the model…")
+        conditions = [Condition(noise, float(level), seed) for level in spec.default_levels]
+        samples, per_sample, bar = [], [], st.progress(0.0, text="Re-running the model…")
         ids = list(run.sample_ids[: int(n)])
         for i, sid in enumerate(ids):
             try:
@@ -110,12 +111,12 @@ else:
             except EpamError as err:
                 st.warning(f"Skipped {sid}: {err}")
                 continue
-            for level in spec.default_levels:
-                res = state.forward(state.model_key(run), sid, noise, float(level), seed, clip, model, config)
-                rows.append({"noise": noise, "level": float(level), "seed": seed, "sample_id": sid, "label": clip.label}
-                            | {f"{s}_pred": int(np.argmax(res.logits(s))) for s in STREAMS})  # fmt: skip
+            results = [state.forward(state.model_key(run), sid, c.noise, c.level, c.seed, clip, model, config)
+                       for c in conditions]  # fmt: skip
+            samples.append({"frame_dir": sid, "label": clip.label})
+            per_sample.append([tuple(res.logits(s) for s in STREAMS) for res in results])
             bar.progress((i + 1) / len(ids), text=f"{i + 1}/{len(ids)} samples")
-        st.session_state["subset_sweep"] = (key, pd.DataFrame(rows))
+        st.session_state["subset_sweep"] = (key, robustness_frame(samples, conditions, per_sample))
     stored = st.session_state.get("subset_sweep")
     if stored and stored[0] == key and len(stored[1]):
         curves = metrics.robustness_curves(stored[1], noise)

@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from epam_core.analysis.metrics import top1_accuracy
+
 PARTS = ("head", "arms", "torso", "legs")
 VARIANTS = ("model", "uniform", "none")  # RGB logits with the model's attention, its per-sample mean, A = 0
 VARIANT_LABELS = {"model": "model's attention", "uniform": "uniform (mean) attention", "none": "no attention"}
@@ -258,10 +260,7 @@ def variant_logits(measures: pd.DataFrame, rgb_logits: np.ndarray) -> dict[str, 
 
 def variant_top1(logits: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
     """Top-1 of each variant over the labelled samples (NaN without labels)."""
-    keep = np.asarray(labels) >= 0
-    if not keep.any():
-        return {v: float("nan") for v in logits}
-    return {v: float((x[keep].argmax(axis=1) == labels[keep]).mean()) for v, x in logits.items()}
+    return {v: top1_accuracy(np.asarray(x).argmax(axis=1), labels) for v, x in logits.items()}
 
 
 def variant_scores(logits: dict[str, np.ndarray], class_names: list[str], k: int = 5) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from epam_core.analysis.embeddings import Embeddings, capture_head_inputs, first_head_inputs, write_embeddings
+from epam_core.analysis.metrics import top1_accuracy
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.data.class_names import class_names_from_arg
 from epam_core.data.dataset import PoseRGBDataset, default_videos
@@ -34,6 +35,7 @@ from epam_core.runs.format import (
     EMBEDDINGS,
     MANIFEST,
     RUN_KIND,
+    STREAMS,
     AttentionMaps,
     is_run_dir,
     predictions_frame,
@@ -275,17 +277,11 @@ def evaluate(
 
 
 def summary(preds: Predictions) -> str:
-    """Top-1 of the three streams, e.g. ``rgb 81.2%  pose 90.1%  fused 95.0%``."""
+    """Top-1 of the three streams over the labelled samples, e.g. ``rgb 81.2%  pose 90.1%  fused 95.0%``."""
     if not len(preds.labels):
         return "no samples"
-    parts = []
-    for name, logits in (
-        ("rgb", preds.rgb_logits),
-        ("pose", preds.pose_logits),
-        ("fused", preds.fused_logits),
-    ):
-        parts.append(f"{name} {100 * float((logits.argmax(1) == preds.labels).mean()):.1f}%")
-    return "  ".join(parts)
+    logits = dict(zip(STREAMS, (preds.rgb_logits, preds.pose_logits, preds.fused_logits), strict=True))
+    return "  ".join(f"{s} {100 * top1_accuracy(z.argmax(1), preds.labels):.1f}%" for s, z in logits.items())
 
 
 def extract_embeddings(
