@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import analysis_cache, state
 from epam_core.analysis import figures, fusion, metrics
+from epam_core.runs.format import STREAMS
 
 run = state.require_run()
 st.title("Overview")
@@ -28,7 +29,7 @@ if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
 intervals = analysis_cache.intervals(run).set_index("stream")
 paired = analysis_cache.paired(run)
-for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
+for col, stream in zip(st.columns(3), STREAMS, strict=True):
     with col:
         st.subheader(figures.STREAM_LABELS[stream])
         for metric, label in (("top1", "top-1"), ("top5", "top-5"), ("mean_class", "mean class")):
@@ -92,7 +93,7 @@ if other is not None:
     st.header(f"Per-class difference to {other.path.name}")
     diff = state.run_summary(other)[1]
     delta = table[["class_id", "class"]].copy()
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         delta[stream] = (
             table[stream].to_numpy() - diff.set_index("class_id").loc[table["class_id"], stream].to_numpy()
         )

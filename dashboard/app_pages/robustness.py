@@ -15,9 +15,8 @@ from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
 from epam_core.errors import EpamError
 from epam_core.runs import single_clip
+from epam_core.runs.format import STREAMS
 from epam_core.runs.robustness import Condition, robustness_frame
-
-STREAMS = ("rgb", "pose", "fused")
 
 run = state.require_run()
 st.title("Robustness")

@@ -11,8 +11,7 @@ from epam_core.analysis import attention_figures, figures, metrics, overlay, pap
 from epam_core.analysis import attention_measures as attention_measures_lib
 from epam_core.data.coco_keypoints import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
-
-STREAMS = ("rgb", "pose", "fused")
+from epam_core.runs.format import STREAMS
 
 run = state.require_run()
 st.title("Sample")

@@ -88,7 +88,7 @@ def statistics_tables(run: EvalRun) -> dict[str, pd.DataFrame]:
     correct = slices.correct_by_stream(run)
     for field in slices.slice_fields(meta):
         table = slices.slice_accuracy(meta[field], labels, correct)
-        out[f"slices_{field}"] = tables.interval_table(table, ("rgb", "pose", "fused"))
+        out[f"slices_{field}"] = tables.interval_table(table, STREAMS)
     return out
 
 

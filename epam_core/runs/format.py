@@ -57,6 +57,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from epam_core.config import BRANCHES
 from epam_core.errors import RunError
 from epam_core.outputs import atomic_dir, atomic_write_file
 
@@ -67,7 +68,7 @@ PREDICTIONS = "predictions.parquet"
 ATTENTION = "attention.npz"
 ROBUSTNESS = "robustness.parquet"
 EMBEDDINGS = "embeddings.npz"
-STREAMS = ("rgb", "pose", "fused")
+STREAMS = (*BRANCHES, "fused")  # the run's score columns: one per branch and the fused sum, in this order
 MANIFEST_KEYS = ("schema_version", "created", "source", "class_names", "fusion_weights", "num_samples")
 SWEEP_KEYS = ("noise", "level", "seed", "sample_id", "label")
 RUN_KIND = f"an evaluation run ({MANIFEST})"  # what an existing folder must be for a write to replace it
