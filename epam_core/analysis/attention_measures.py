@@ -42,7 +42,7 @@ VARIANTS = ("model", "uniform", "none")  # RGB logits with the model's attention
 VARIANT_LABELS = {"model": "model's attention", "uniform": "uniform (mean) attention", "none": "no attention"}
 MIN_CORR_FRAMES = 3  # Pearson's r of fewer (finite) frames says nothing
 
-# COCO-17 indices (epam_core.data.class_names.COCO_KEYPOINTS)
+# COCO-17 indices (epam_core.data.coco_keypoints.COCO_KEYPOINTS)
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
