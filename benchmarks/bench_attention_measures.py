@@ -17,13 +17,17 @@ import numpy as np
 import torch
 
 from epam_core.analysis.attention_measures import BodyShape, body_part_coverage, sample_measures
-from epam_core.attention_eval import BodyGeometryDataset, attention_grid, forward_with_attention_variants
 from epam_core.checkpoint import load_model
 from epam_core.config import build_config
 from epam_core.data.dataset import PoseRGBDataset
 from epam_core.distributed import DistContext
-from epam_core.evaluation import predict
 from epam_core.models import build_model
+from epam_core.runs.evaluate import predict
+from epam_core.runs.measure_attention import (
+    BodyGeometryDataset,
+    attention_grid,
+    forward_with_attention_variants,
+)
 
 PERSON = np.array(
     [[0.50, 0.12], [0.48, 0.10], [0.52, 0.10], [0.45, 0.12], [0.55, 0.12], [0.40, 0.25], [0.60, 0.25],

@@ -49,7 +49,7 @@ sys.path[:0] = [str(REPO / "benchmarks"), str(REPO)]
 
 from scale_run import Targets, write_scale_run  # noqa: E402 - after the sys.path line
 
-from epam_core import runs as run_format  # noqa: E402
+from epam_core.runs import format as run_format  # noqa: E402
 
 APP = REPO / "dashboard" / "streamlit_app.py"
 EPAM = REPO / ".venv" / "bin" / "epam"

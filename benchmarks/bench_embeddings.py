@@ -29,7 +29,7 @@ from epam_core.analysis.embeddings import (
     write_embeddings,
 )
 from epam_core.data.class_names import get_class_names
-from epam_core.runs import new_manifest, predictions_frame, read_run, write_run
+from epam_core.runs.format import new_manifest, predictions_frame, read_run, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS: list[tuple[str, str]] = []

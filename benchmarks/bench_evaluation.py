@@ -1,6 +1,6 @@
 """Evaluation throughput (clips/s, video decoding and heatmaps included) of the demo preset on SynthActions.
 
-Runs ``epam_core.evaluation.predict`` (what ``epam evaluate`` runs) over the test split for several batch
+Runs ``epam_core.runs.evaluate.predict`` (what ``epam evaluate`` runs) over the test split for several batch
 sizes and data-loading worker counts, and prints a Markdown table.
 
     .venv/bin/python benchmarks/bench_evaluation.py [--data data/synthactions/synthactions.pkl]
@@ -19,7 +19,7 @@ from torch.utils.data import Subset
 from epam_core.checkpoint import load_checkpoint
 from epam_core.data.dataset import PoseRGBDataset
 from epam_core.distributed import DistContext
-from epam_core.evaluation import predict
+from epam_core.runs.evaluate import predict
 
 
 def main() -> None:

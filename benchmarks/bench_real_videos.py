@@ -6,7 +6,7 @@ temporary directory (every configuration reads files of its own, evicted from th
 
 1. decode: ``read_frames_opencv`` (a plain OpenCV grab/retrieve loop) against ``read_frames`` over the same
    16 test-time frames, interleaved clip by clip in one process; frames checked equal.
-2. end to end: ``evaluation.predict`` (what ``epam evaluate`` runs) for data workers x batch sizes, clips/s,
+2. end to end: ``runs.evaluate.predict`` (what ``epam evaluate`` runs) for data workers x batch sizes, clips/s,
    and the time per clip in decode, crop + resize, heatmaps, the rest of data loading, host-to-device copy
    and the model (random weights: throughput does not depend on them). CUDA is used when present.
 3. crop cache: ``epam prepare``'s cache written, then a second evaluation and a 3-noise x 4-level sweep from
@@ -39,9 +39,9 @@ from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.pyskl import load_annotations, save_annotations
 from epam_core.data.sampling import pose_indices, rgb_indices
 from epam_core.distributed import DistContext
-from epam_core.evaluation import predict
 from epam_core.models import build_model
-from epam_core.robustness import ClipDataset, sweep, sweep_conditions
+from epam_core.runs.evaluate import predict
+from epam_core.runs.robustness import ClipDataset, sweep, sweep_conditions
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EPAM_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -231,7 +231,7 @@ STAGE_HEADER = (
 
 
 def end_to_end_table(annotation, files, model, cfg, args) -> None:
-    print(f"\n### End to end (`evaluation.predict`), {args.clips} clips per row, ms per clip by stage\n")
+    print(f"\n### End to end (`runs.evaluate.predict`), {args.clips} clips per row, ms per clip by stage\n")
     print(
         "Stage times are summed over the clips where they ran (in the workers when workers > 0, overlapping "
         "the model), divided by the number of clips.\n"

@@ -25,7 +25,7 @@ from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip, clip_to_tensors
 from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
 from epam_core.models.epam_net import EPAMNet
-from epam_core.robustness import Condition, sweep_clip, sweep_conditions
+from epam_core.runs.robustness import Condition, sweep_clip, sweep_conditions
 
 
 def synthetic_clip(input_cfg: InputConfig, seed: int = 0) -> Clip:

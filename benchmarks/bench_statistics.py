@@ -23,7 +23,7 @@ from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.report import statistics_tables
 from epam_core.analysis.run_report import ReportInputs, build_report
 from epam_core.data.class_names import get_class_names
-from epam_core.runs import new_manifest, predictions_frame, read_run, write_run
+from epam_core.runs.format import STREAMS, new_manifest, predictions_frame, read_run, write_run
 
 
 def ntu_like_run(out: Path, samples: int, classes: int, seed: int = 0) -> Path:
@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run = read_run(ntu_like_run(Path(tmp) / "ntu", args.samples, args.classes))
-        logits = {s: run.logits(s) for s in ("rgb", "pose", "fused")}
+        logits = {s: run.logits(s) for s in STREAMS}
         labels, k = run.labels, run.num_classes
         right = logits["fused"].argmax(1) == labels
         meta = slices.run_metadata(run)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from epam_core.data.class_names import get_class_names
-from epam_core.runs import AttentionMaps, new_manifest, predictions_frame, write_run
+from epam_core.runs.format import AttentionMaps, new_manifest, predictions_frame, write_run
 
 NTU_ID = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
 # NTU RGB+D 120 cross-subject training subjects (Liu et al. 2019); the test subjects are the others of 1..106.
@@ -226,9 +226,9 @@ def robustness_sweep(
     clips: int,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """The ``robustness.parquet`` table (built by ``epam_core.robustness.robustness_frame``) of ``clips``
+    """The ``robustness.parquet`` table (built by ``epam_core.runs.robustness.robustness_frame``) of ``clips``
     evenly spaced samples: pose logits lose signal and gain noise with the level, RGB logits move a little."""
-    from epam_core.robustness import robustness_frame, subset_indices, sweep_conditions
+    from epam_core.runs.robustness import robustness_frame, subset_indices, sweep_conditions
 
     index = subset_indices(len(sample_ids), clips)
     conditions = sweep_conditions(ROBUSTNESS_NOISES, ROBUSTNESS_SEEDS)

@@ -18,7 +18,7 @@ from dashboard import session_keys as keys
 from dashboard.loaders import RunKey, read_cached_run, run_key
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 
 def _key(run: EvalRun) -> tuple[str, float]:

@@ -15,14 +15,14 @@ import streamlit as st
 
 from dashboard.loaders import LiveKey, RunKey, live_key, run_key
 from epam_core.analysis import attention_measures as am
-from epam_core.attention_measures_file import read_attention_measures
 from epam_core.errors import EpamError
-from epam_core.runs import EvalRun
+from epam_core.runs.attention_measures_file import read_attention_measures
+from epam_core.runs.format import EvalRun
 
 if TYPE_CHECKING:
-    from epam_core.analysis.live import LiveResult
     from epam_core.config import EPAMNetConfig
     from epam_core.data.pipeline import Clip
+    from epam_core.runs.single_clip import LiveResult
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the attention measures…")
@@ -70,7 +70,7 @@ def sample_variant_logits(run: EvalRun, frame: pd.DataFrame, sample_id: str) -> 
 def _geometry(
     key: LiveKey, sample_id: str, _clip: Clip, _config: EPAMNetConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    from epam_core.attention_eval import attention_grid, clip_geometry
+    from epam_core.runs.measure_attention import attention_grid, clip_geometry
 
     return clip_geometry(_clip, _config.input, attention_grid(_config))
 

@@ -23,7 +23,7 @@ from epam_core.analysis.embeddings import (
     predicted_classes,
     read_embeddings,
 )
-from epam_core.runs import EvalRun
+from epam_core.runs.format import EvalRun
 
 Stamp = tuple[int, int]
 

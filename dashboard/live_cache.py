@@ -16,9 +16,9 @@ from dashboard.loaders import LiveKey
 if TYPE_CHECKING:
     import torch
 
-    from epam_core.analysis.live import LiveResult
     from epam_core.config import EPAMNetConfig
     from epam_core.data.pipeline import Clip
+    from epam_core.runs.single_clip import LiveResult
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -33,12 +33,12 @@ def forward(
     _config: EPAMNetConfig,
 ) -> LiveResult:
     """The model on one clip at one noise level (cached per ``live_key``: moving the slider back is instant)."""
-    from epam_core.analysis import live
     from epam_core.data.noise import NoiseSpec
+    from epam_core.runs import single_clip
 
     specs = [NoiseSpec(noise, level)] if noise and level > 0 else None
     rgb_feats = _rgb_features(key, sample_id, _clip, _model, _config)  # skeleton noise leaves them alone
-    return live.forward_clip(_model, _clip, _config.input, specs, seed, rgb_feats=rgb_feats)
+    return single_clip.forward_clip(_model, _clip, _config.input, specs, seed, rgb_feats=rgb_feats)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -51,9 +51,9 @@ def _rgb_features(
 ) -> torch.Tensor:
     """The RGB backbone's output for one clip (once per clip and model): each noise level then costs the pose
     stream, the attention and the heads only. Read-only: ``forward_with_rgb_features`` does not write it."""
-    from epam_core.analysis import live
+    from epam_core.runs import single_clip
 
-    return live.clip_rgb_features(_model, _clip, _config.input)
+    return single_clip.clip_rgb_features(_model, _clip, _config.input)
 
 
 @st.cache_data(max_entries=64, show_spinner="Computing attributions with Captum…")
@@ -68,8 +68,9 @@ def attributions(
     _config: EPAMNetConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-joint importance (V,), RGB map (T, S, S)) for one sample, stream and class (cached per live_key)."""
-    from epam_core.analysis import attribution, live
+    from epam_core.analysis import attribution
+    from epam_core.runs import single_clip
 
-    rgb, pose = live.clip_tensors(_clip, _config.input)
+    rgb, pose = single_clip.clip_tensors(_clip, _config.input)
     joints = attribution.joint_importance(_model, rgb, pose, target, stream)
     return joints, attribution.rgb_attribution(_model, rgb, pose, target, stream, method)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import streamlit as st
 
 from epam_core.errors import CheckpointError, DataError, RunError
-from epam_core.runs import MANIFEST, EvalRun, read_run
+from epam_core.runs.format import MANIFEST, EvalRun, read_run
 
 # torch and the data pipeline load on first use, so that the Overview opens without them.
 if TYPE_CHECKING:
@@ -91,10 +91,10 @@ def run_model(run: EvalRun) -> tuple[torch.nn.Module, EPAMNetConfig, Path]:
         raise RunError(run.path / MANIFEST, "names no model.checkpoint, so the model cannot be re-run")
     if not ckpt.is_file():
         raise CheckpointError(ckpt, f"checkpoint not found (named by {run.path / MANIFEST})")
-    from epam_core.analysis import live  # torch: only once there is a model to run
+    from epam_core.runs import single_clip  # torch: only once there is a model to run
 
     loaded = _load_checkpoint(str(ckpt), ckpt.stat().st_mtime)
-    live.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
+    single_clip.check_model_fits_run(run, loaded.model.config, loaded.class_names, ckpt)
     return loaded.model, loaded.model.config, ckpt
 
 
@@ -151,11 +151,11 @@ def live_key(run: EvalRun) -> LiveKey:
 @st.cache_data(max_entries=32, show_spinner="Decoding the video…")
 def _clip(key: LiveKey, sample_id: str, _run: EvalRun, _input_cfg: InputConfig) -> Clip:
     """One decoded clip of the run at ``key`` with the input config of its checkpoint."""
-    from epam_core.analysis import live
     from epam_core.data.dataset import find_video
     from epam_core.data.pipeline import load_clip
+    from epam_core.runs import single_clip
 
-    source = live.sample_source(_run)
+    source = single_clip.sample_source(_run)
     if not source.annotation.is_file():
         raise DataError(source.annotation, f"annotation file not found (named by {_run.path / MANIFEST})")
     annotation = _annotations(str(source.annotation), source.annotation.stat().st_mtime).sample(sample_id)

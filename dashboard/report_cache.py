@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.analysis_cache import run_analysis
 from dashboard.loaders import RunKey, read_cached_run, run_key
-from epam_core.runs import EvalRun
+from epam_core.runs.format import EvalRun
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the figures…")

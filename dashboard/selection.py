@@ -17,7 +17,7 @@ from dashboard import session_keys as keys
 from dashboard.loaders import load_run
 from dashboard.paths import runs_root
 from epam_core.errors import EpamError
-from epam_core.runs import EvalRun, list_runs
+from epam_core.runs.format import EvalRun, list_runs
 
 
 def current_run(key: str = keys.RUN_PATH) -> EvalRun | None:

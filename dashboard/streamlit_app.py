@@ -14,7 +14,7 @@ from dashboard import paths, selection
 from dashboard import session_keys as keys
 from epam_core import typed_paths
 from epam_core.errors import EpamError
-from epam_core.runs import list_runs
+from epam_core.runs.format import list_runs
 
 log = logging.getLogger("epam.dashboard")
 

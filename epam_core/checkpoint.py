@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from epam_core.config import EPAMNetConfig, paper_config
+from epam_core.config import BRANCHES, EPAMNetConfig, paper_config
 from epam_core.errors import CheckpointError
 from epam_core.fast import DEFAULT_OPTIONS, CpuInferenceOptions, prepare_cpu_inference
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ FORMAT = "epam-checkpoint"
 FORMAT_VERSION = 1
 # Prefixes that wrappers add to every key: DistributedDataParallel, torch.compile.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-STREAMS = ("rgb", "pose")
 
 
 @dataclass(frozen=True)
@@ -166,8 +165,8 @@ def load_unimodal_weights(model: EPAMNet, stream: str, path: str | Path) -> None
     Accepts mmaction2-style files (``backbone.…``, ``cls_head.…``), the authors' two-stream files and ours.
     Every parameter and buffer of that stream must be present with the right shape; the rest is left alone.
     """
-    if stream not in STREAMS:
-        raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
+    if stream not in BRANCHES:
+        raise ValueError(f"stream must be one of {BRANCHES}, got {stream!r}")
     path = Path(path)
     data = read_checkpoint_file(path)
     state = data["state_dict"] if isinstance(data, Mapping) and data.get("format") == FORMAT else None

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The model's two branches, each a backbone and a classifier head (``{branch}_backbone``, ``{branch}_cls_head``);
+# stage-1 pre-training trains one alone. The fused scores are their weighted sum (``runs.format.STREAMS``).
+BRANCHES = ("rgb", "pose")
+
 
 def _check_bounds(config: Any, **bounds: tuple[float, float]) -> None:
     """``ValueError`` when a field is outside its bounds: a config from a checkpoint file is input, and sizes

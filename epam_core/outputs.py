@@ -3,7 +3,7 @@
 * ``check_writable`` / ``make_parent``: whether the folder an output goes into can be made (not under a file,
   not read-only), checked before the long part of a command / created when writing.
 * ``clean_leftovers``: the hidden ``.NAME.partial-PID-…`` / ``.NAME.old-PID-…`` siblings that an interrupted
-  atomic write leaves behind (``epam_core.runs.atomic_dir`` / ``atomic_write_file``) are removed once the
+  atomic write leaves behind (``atomic_dir`` / ``atomic_write_file`` below) are removed once the
   process that made them is gone; those of a live process are left alone and named in the log.
 * ``check_replaceable`` / ``folder_problem``: whether an existing folder may be replaced (empty, or
   recognisably ours), checked before anything is written.
@@ -18,14 +18,17 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from epam_core.errors import OutputError, RunError
 
 log = logging.getLogger(__name__)
 
-# ".NAME.partial-PID-HEX8[SUFFIX]" and ".NAME.old-PID[-HEX8]", as ``runs._partial_name`` / ``atomic_dir`` name them
+# ".NAME.partial-PID-HEX8[SUFFIX]" and ".NAME.old-PID[-HEX8]", as ``_partial_name`` / ``atomic_dir`` name them
 _LEFTOVER = re.compile(r"\.(partial-(?P<pid>\d+)-[0-9a-f]{8}|old-(?P<old>\d+)(-[0-9a-f]{8})?)")
 
 
@@ -136,3 +139,78 @@ def folder_problem(path: Path, is_ours: Callable[[Path], bool], what: str) -> st
         f"is not {what} written by epam; refusing to replace it or anything in it "
         "(choose another --out: --overwrite only replaces epam's own outputs)"
     )
+
+
+def _partial_name(final: Path) -> Path:
+    """A hidden, unique sibling of ``final`` to write into before the rename.
+
+    Created with plain mkdir()/open() rather than mkdtemp()/mkstemp(), so the result gets the permissions
+    the umask gives any other file (mkstemp/mkdtemp would leave it 0600/0700).
+    """
+    return final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
+
+
+@contextmanager
+def atomic_dir(
+    out_dir: str | Path,
+    overwrite: bool,
+    is_ours: Callable[[Path], bool],
+    what: str,
+) -> Iterator[Path]:
+    """Yield a hidden temporary directory that replaces ``out_dir`` when the block ends without error.
+
+    An existing ``out_dir`` is replaced only with ``overwrite`` and only when it is empty or ``is_ours``
+    recognises it as an output of ours (``what`` names that in the refusal); anything else is refused with an
+    ``OutputError`` before anything is touched. Leftovers of an interrupted earlier write are cleaned.
+    """
+    out_dir = Path(out_dir)
+    check_replaceable(out_dir, overwrite, is_ours, what)
+    make_parent(out_dir)
+    clean_leftovers(out_dir)
+    tmp = _partial_name(out_dir)
+    try:
+        tmp.mkdir()
+    except OSError as err:
+        raise OutputError(out_dir, f"cannot be written ({err.strerror})") from None
+    try:
+        yield tmp
+        if out_dir.exists() or out_dir.is_symlink():
+            check_replaceable(out_dir, overwrite, is_ours, what)  # again: it may have appeared meanwhile
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def atomic_write_file(path: str | Path, write: Any) -> Path:
+    """Call ``write(tmp_path)`` and rename the result onto ``path`` (no half-written file on failure).
+
+    The parent folder is created; an ``OutputError`` names ``path`` when it is a folder or cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, "is a folder; refusing to replace it with a file (choose another --out)")
+    make_parent(path)
+    clean_leftovers(path)
+    tmp = _partial_name(path)
+    try:
+        tmp.touch(exist_ok=False)
+    except OSError as err:
+        raise OutputError(path, f"cannot be written ({err.strerror})") from None
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is not None and Path(err.filename) in (tmp, path):
+            raise OutputError(path, f"cannot be written ({err.strerror})") from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from epam_core.errors import CheckpointError
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 STATE_FORMAT = "epam-train-state-1"
 

@@ -28,12 +28,11 @@ from torch.utils.data import Dataset, DistributedSampler
 from tqdm import tqdm
 
 from epam_core.checkpoint import load_unimodal_weights, save_checkpoint
-from epam_core.data.dataset import PoseRGBDataset
+from epam_core.data.dataset import PoseRGBDataset, default_videos
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, all_reduce_sum, barrier
 from epam_core.errors import CheckpointError, DataError, EpamError, OutputError
-from epam_core.evaluation import default_videos
 from epam_core.models import EPAMNet, build_model
 from epam_core.outputs import check_writable
 from epam_core.train_state import load_state, save_state

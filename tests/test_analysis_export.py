@@ -54,7 +54,7 @@ def test_dashboard_command_line(tmp_path, capsys):
 def test_export_screen_style_png(tmp_path):
     from epam_core.analysis.paper_figures import FigureSize
     from epam_core.analysis.report import export_run
-    from epam_core.runs import read_run
+    from epam_core.runs.format import read_run
 
     paths = export_run(
         read_run(make_run(tmp_path)), tmp_path / "o", "screen", FigureSize(3, 2, 100), ("png",)

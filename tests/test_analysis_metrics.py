@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from epam_core.analysis import confusion, fusion, metrics
-from epam_core.runs import EvalRun, predictions_frame, run_from_tables
+from epam_core.runs.format import EvalRun, predictions_frame, run_from_tables
 
 
 @pytest.fixture
@@ -53,6 +54,32 @@ def test_unknown_labels_are_left_out():
     assert acc[0] == 0.5 and np.isnan(acc[1])
     assert np.isnan(metrics.topk_accuracy(logits, np.full(3, -1)))
     assert np.isnan(metrics.mean_class_accuracy(np.full(3, -1), logits.argmax(1), 2))
+
+
+def test_top1_leaves_unlabelled_clips_out():
+    """The one rule for label -1: neither right nor wrong; NaN when nothing is labelled."""
+    preds = np.array([0, 1, 1, 0])
+    assert metrics.top1_accuracy(preds, np.array([0, 0, -1, -1])) == 0.5  # not 1/4, not 3/4
+    assert metrics.top1_accuracy(preds, np.array([0, 1, 1, 1])) == 0.75
+    assert np.isnan(metrics.top1_accuracy(preds, np.full(4, -1)))
+    assert np.isnan(metrics.top1_accuracy(np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    logits = np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])  # the last row ties: class 0, as topk_accuracy
+    labels = np.array([0, 0, 0])
+    assert metrics.top1_accuracy(logits.argmax(1), labels) == metrics.topk_accuracy(logits, labels, 1)
+
+
+def test_robustness_curves_leave_unlabelled_clips_out():
+    sweep = pd.DataFrame(
+        {
+            "noise": "jitter_px",
+            "level": [0.0] * 6,
+            "seed": [0, 0, 0, 1, 1, 1],
+            "label": [0, 1, -1, 0, 1, -1],
+            **{f"{s}_pred": [0, 0, 1, 0, 1, 1] for s in ("rgb", "pose", "fused")},
+        }
+    )
+    pose = metrics.robustness_curves(sweep, "jitter_px").set_index("stream").loc["pose"]
+    assert (pose["top1"], pose["top1_std"], pose["samples"]) == (0.75, 0.25, 2)
 
 
 def _run(labels, rgb, pose) -> EvalRun:

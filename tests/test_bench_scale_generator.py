@@ -21,7 +21,7 @@ from scale_run import (
 )
 
 from epam_core.data.class_names import get_class_names
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 
 def test_sample_ids_are_unique_ntu_cross_subject_ids_of_their_label() -> None:

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from epam_core import cli
-from epam_core.analysis import live
 from epam_core.checkpoint import save_checkpoint
 from epam_core.config import InputConfig, build_config
 from epam_core.data.crop_cache import CropCache, prepare_cache
@@ -19,10 +18,11 @@ from epam_core.data.pipeline import load_clip
 from epam_core.data.pyskl import load_annotations, save_annotations
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import DataError
-from epam_core.evaluation import evaluate
 from epam_core.models import build_model
-from epam_core.robustness import run_robustness
-from epam_core.runs import read_run
+from epam_core.runs import single_clip
+from epam_core.runs.evaluate import evaluate
+from epam_core.runs.format import read_run
+from epam_core.runs.robustness import run_robustness
 
 INPUT = build_config("demo", 3).input
 
@@ -76,7 +76,9 @@ def test_evaluating_from_the_cache_gives_the_same_logits(tiny, tmp_path):
     assert cached_run.sample_ids.tolist() == videos_run.sample_ids.tolist()
     for stream in ("rgb", "pose", "fused"):
         np.testing.assert_array_equal(cached_run.logits(stream), videos_run.logits(stream))
-    assert live.sample_source(cached_run).crop_cache == test_cache.resolve()  # what the Sample page reads
+    assert (
+        single_clip.sample_source(cached_run).crop_cache == test_cache.resolve()
+    )  # what the Sample page reads
     assert "crop_cache" not in videos_run.manifest["dataset"]
 
 

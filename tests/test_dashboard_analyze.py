@@ -12,11 +12,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_dashboard_fixture import CLASSES, make_run
 
-import epam_core.analyze
-from epam_core.analyze import analysis_run_dir, save_upload
+import epam_core.runs.own_video
 from epam_core.data.dataset import find_video
 from epam_core.errors import DataError
-from epam_core.runs import new_manifest, predictions_frame, write_run
+from epam_core.runs.format import new_manifest, predictions_frame, write_run
+from epam_core.runs.own_video import analysis_run_dir, save_upload
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
 
@@ -72,7 +72,7 @@ def analyze_page(**state) -> AppTest:
 
 def test_analysis_of_a_local_video_becomes_the_selected_run(runs, monkeypatch):
     calls = []
-    monkeypatch.setattr(epam_core.analyze, "analyze_video", fake_analyze(calls))
+    monkeypatch.setattr(epam_core.runs.own_video, "analyze_video", fake_analyze(calls))
     video = runs / "data" / "videos" / "S001.webm"
     at = analyze_page()
     assert at.session_state["_run_name"] == "run"
@@ -111,7 +111,7 @@ def test_people_per_frame_reaches_the_analysis(runs, monkeypatch):
         options.append(kwargs.get("max_persons"))
         return stand_in(*args, **kwargs)
 
-    monkeypatch.setattr(epam_core.analyze, "analyze_video", analyze_video)
+    monkeypatch.setattr(epam_core.runs.own_video, "analyze_video", analyze_video)
     at = analyze_page()
     assert at.number_input(key="analyze_max_persons").value == 2  # pyskl's NTU default
     at.radio(key="analyze_source").set_value("Path on this machine").run()
@@ -124,7 +124,7 @@ def test_people_per_frame_reaches_the_analysis(runs, monkeypatch):
 
 def test_uploaded_video_is_kept_under_the_runs_directory(runs, monkeypatch):
     calls = []
-    monkeypatch.setattr(epam_core.analyze, "analyze_video", fake_analyze(calls))
+    monkeypatch.setattr(epam_core.runs.own_video, "analyze_video", fake_analyze(calls))
     data = (runs / "data" / "videos" / "S001.webm").read_bytes()
     at = analyze_page()
     assert at.button(key="analyze_go").disabled  # nothing chosen yet
@@ -141,7 +141,7 @@ def test_a_failed_analysis_shows_the_error_naming_the_file(runs, monkeypatch):
         progress(0.1, "pose extraction: frame 1 of 10")
         raise DataError(video, "no person found in any of its 10 frames")
 
-    monkeypatch.setattr(epam_core.analyze, "analyze_video", broken)
+    monkeypatch.setattr(epam_core.runs.own_video, "analyze_video", broken)
     at = analyze_page()
     at.radio(key="analyze_source").set_value("Path on this machine").run()
     at.text_input(key="analyze_path").set_value("/nowhere/empty_room.mp4").run()
@@ -170,7 +170,7 @@ def test_missing_pose_environment_is_an_error_message(runs, monkeypatch):
     assert len(at.error) == 1 and "make poses" in at.error[0].value
 
 
-# --- helpers in epam_core.analyze --------------------------------------------------------------------------
+# --- helpers in epam_core.runs.own_video --------------------------------------------------------------------------
 
 
 def test_analysis_run_dir(tmp_path):

@@ -14,8 +14,12 @@ from test_dashboard_fixture import make_run
 from test_dashboard_pages import app, metric, plotly_specs, values
 
 from epam_core.analysis import attention_measures as am
-from epam_core.attention_measures_file import ATTENTION_MEASURES, measures_frame, write_attention_measures
-from epam_core.runs import read_run
+from epam_core.runs.attention_measures_file import (
+    ATTENTION_MEASURES,
+    measures_frame,
+    write_attention_measures,
+)
+from epam_core.runs.format import read_run
 
 
 def constructed_measures(run_dir: Path, seed: int = 0) -> None:

@@ -19,7 +19,7 @@ from epam_core.analysis.embedding_map import (
     rows_in_selection,
 )
 from epam_core.analysis.embeddings import Embeddings, nearest_neighbours, predicted_classes, write_embeddings
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import torch
 
 from epam_core.checkpoint import save_checkpoint
 from epam_core.config import build_config
-from epam_core.data.class_names import COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.pyskl import save_annotations
 from epam_core.data.video import write_webm
 from epam_core.models.epam_net import build_model
-from epam_core.runs import AttentionMaps, new_manifest, predictions_frame, read_run, write_run
+from epam_core.runs.format import AttentionMaps, new_manifest, predictions_frame, read_run, write_run
 
 CLASSES = ["wave", "clap", "jump", "squat", "kick"]
 NUM_SAMPLES = 30

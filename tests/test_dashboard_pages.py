@@ -17,7 +17,7 @@ from test_dashboard_fixture import CLASSES, make_run
 
 from epam_core.analysis import confusion, fusion, metrics
 from epam_core.checkpoint import save_checkpoint
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py")
 
@@ -415,15 +415,15 @@ def test_sample_page_reads_the_runs_crop_cache(runs, tmp_path, monkeypatch):
 
 def test_live_forward_reuses_the_rgb_features_and_equals_a_full_pass(tmp_path):
     from dashboard import live_cache, loaders
-    from epam_core.analysis import live
     from epam_core.data.noise import NoiseSpec
+    from epam_core.runs import single_clip
 
     run = loaders.load_run(make_run(tmp_path))
     clip, model, config = loaders.load_clip(run, "S000")
     key = loaders.live_key(run)
     for level in (0.0, 4.0):
         got = live_cache.forward(key, "S000", "jitter_px", level, 1, clip, model, config)
-        full = live.forward_clip(model, clip, config.input, [NoiseSpec("jitter_px", level)], 1)
+        full = single_clip.forward_clip(model, clip, config.input, [NoiseSpec("jitter_px", level)], 1)
         for stream in ("rgb", "pose", "fused"):
             np.testing.assert_allclose(got.logits(stream), full.logits(stream), rtol=1e-4, atol=1e-4)
     assert live_cache._rgb_features(key, "S000", clip, model, config) is live_cache._rgb_features(

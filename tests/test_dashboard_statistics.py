@@ -12,7 +12,7 @@ from test_dashboard_pages import app, metric, plotly_specs, values
 from test_slices import make_ntu_run
 
 from epam_core.analysis import calibration, label_errors, slices, statistics, tables
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 
 @pytest.fixture(scope="module")

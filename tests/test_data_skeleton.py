@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from epam_core.data.class_names import (
-    COCO_FLIP_INDEX,
     NTU60,
     class_names_from_arg,
     get_class_names,
     read_class_names,
 )
+from epam_core.data.coco_keypoints import COCO_FLIP_INDEX
 from epam_core.data.ntu_skeleton import read_skeleton, skeleton_to_annotation
 from epam_core.data.pyskl import load_annotations, validate_annotation
 from epam_core.errors import DataError

@@ -10,9 +10,9 @@ import pytest
 
 from epam_core.checkpoint import load_checkpoint
 from epam_core.config import EPAMNetConfig
-from epam_core.demo import NOISE, SEEDS, SYNTH, summarize
-from epam_core.evaluation import sha256
-from epam_core.runs import read_run
+from epam_core.runs.demo import NOISE, SEEDS, SYNTH, summarize
+from epam_core.runs.format import read_run
+from epam_core.runs.manifest import sha256
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT = REPO / "checkpoints" / "epam_demo.pt"

@@ -34,9 +34,9 @@ from epam_core.checkpoint import save_checkpoint
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.distributed import DistContext
 from epam_core.errors import RunError
-from epam_core.evaluation import evaluate, extract_embeddings, predict
 from epam_core.models import build_model
-from epam_core.runs import EMBEDDINGS, new_manifest, predictions_frame, read_run, write_run
+from epam_core.runs.evaluate import evaluate, extract_embeddings, predict
+from epam_core.runs.format import EMBEDDINGS, new_manifest, predictions_frame, read_run, write_run
 
 
 class RandomClips(Dataset):

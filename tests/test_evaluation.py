@@ -17,9 +17,10 @@ from epam_core.checkpoint import save_checkpoint
 from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import RunError
-from epam_core.evaluation import evaluate, sha256
 from epam_core.models import build_model
-from epam_core.runs import list_runs, read_run
+from epam_core.runs.evaluate import evaluate
+from epam_core.runs.format import list_runs, read_run
+from epam_core.runs.manifest import sha256
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

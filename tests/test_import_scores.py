@@ -11,8 +11,8 @@ import pytest
 from epam_core.cli import main
 from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError, RunError
-from epam_core.import_scores import import_scores
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
+from epam_core.runs.import_scores import import_scores
 
 K = 4
 

@@ -16,7 +16,7 @@ import pytest
 
 from epam_core.cli import main
 from epam_core.commands.extract_poses import resolve_labels
-from epam_core.data.class_names import COCO_KEYPOINTS
+from epam_core.data.coco_keypoints import COCO_KEYPOINTS
 from epam_core.data.crop import person_box
 from epam_core.data.ntu_skeleton import kinect_to_coco, read_skeleton
 from epam_core.data.pyskl import load_annotations

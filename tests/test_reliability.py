@@ -30,9 +30,10 @@ from epam_core.data.synth.generate import (
 )
 from epam_core.distributed import DistContext
 from epam_core.errors import CheckpointError, DataError, EpamError, OutputError
-from epam_core.evaluation import check_scores_finite, predict
 from epam_core.models import build_model
-from epam_core.runs import atomic_dir, atomic_write_file, read_run
+from epam_core.outputs import atomic_dir, atomic_write_file
+from epam_core.runs.evaluate import check_scores_finite, predict
+from epam_core.runs.format import RUN_KIND, is_run_dir, read_run
 from epam_core.typed_paths import HOST_ENV, check_typed_path, is_loopback
 
 BIN = Path(sys.executable).parent
@@ -249,7 +250,7 @@ def test_leftovers_of_an_interrupted_write_are_cleaned(tmp_path, caplog):
     live = tmp_path / f".run.partial-{os.getpid()}-89abcdef"  # a write of this very process still going on
     live.mkdir()
     (tmp_path / ".run.partial-notes").write_text("the user's, not ours")  # not a name our writes produce
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, False, is_run_dir, RUN_KIND) as tmp:
         (tmp / "manifest.json").write_text("{}")
     assert {p.name for p in tmp_path.iterdir()} == {".run.partial-notes", live.name, "run"}
     assert f".run.partial-{dead}-0123abcd" in caplog.text and f".run.old-{dead}-0123abcd" in caplog.text
@@ -274,7 +275,7 @@ def test_extract_poses_never_replaces_a_file_silently(overwrite, tmp_path, capsy
 
 
 def test_robustness_subset_zero_writes_nothing(world, tmp_path, capsys):
-    from epam_core.robustness import run_robustness
+    from epam_core.runs.robustness import run_robustness
 
     with pytest.raises(DataError, match="--subset must be at least 1"):
         run_robustness(

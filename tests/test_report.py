@@ -12,7 +12,7 @@ from test_slices import make_ntu_run
 
 from epam_core import cli
 from epam_core.analysis import calibration, label_errors, slices, statistics
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 
 def report(capsys, *args: str) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from epam_core.analysis.metrics import robustness_curves
 from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import clip_to_tensors
@@ -16,16 +17,15 @@ from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import RunError
 from epam_core.fast import CpuInferenceOptions
 from epam_core.models import build_model
-from epam_core.robustness import (
+from epam_core.runs.format import read_run
+from epam_core.runs.robustness import (
     ClipDataset,
     Condition,
-    accuracy_by_level,
     run_robustness,
     subset_indices,
     sweep_clip,
     sweep_conditions,
 )
-from epam_core.runs import read_run
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,8 @@ def test_sweep_at_level_zero_equals_plain_evaluation(tiny, tmp_path):
     scale = np.abs(run.logits("pose")).max()  # random weights: logits are small
     assert np.abs(pose_noisy[:3] - run.logits("pose")).max() > 0.01 * scale  # jitter moved the pose stream
     assert np.abs(pose_noisy[:3] - pose_noisy[3:]).max() > 0.01 * scale  # the two seeds draw different noise
-    curve = accuracy_by_level(table[table["noise"] == "jitter_px"], "pose")
+    curves = robustness_curves(table, "jitter_px")
+    curve = curves[curves["stream"] == "pose"]
     assert curve["level"].tolist() == [0.0, 6.0] and curve["top1"].between(0, 1).all()
     with pytest.raises(RunError, match="already exists"):
         run_robustness(checkpoint, annotation, out, noises, seeds=[0], split="test")

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from epam_core.errors import RunError
-from epam_core.runs import (
+from epam_core.runs.format import (
     AttentionMaps,
     list_runs,
     new_manifest,

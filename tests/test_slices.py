@@ -8,7 +8,7 @@ import pytest
 
 from epam_core.analysis import slices, statistics
 from epam_core.errors import DataError
-from epam_core.runs import new_manifest, predictions_frame, read_run, write_run
+from epam_core.runs.format import new_manifest, predictions_frame, read_run, write_run
 
 
 def test_parse_ntu_pku_and_toyota_ids():

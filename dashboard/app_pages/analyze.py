@@ -7,8 +7,9 @@ import streamlit as st
 
 from dashboard import loaders, paths, selection
 from dashboard import session_keys as keys
-from epam_core import analyze, typed_paths
+from epam_core import typed_paths
 from epam_core.errors import EpamError
+from epam_core.runs import own_video
 
 UPLOAD, LOCAL = "Upload a file", "Path on this machine"
 DEMO_CHECKPOINT = paths.REPO / "checkpoints" / "epam_demo.pt"
@@ -37,7 +38,7 @@ source = st.radio("Video", [UPLOAD, LOCAL], horizontal=True, key="analyze_source
 if source == UPLOAD:
     upload = st.file_uploader(
         "Video file",
-        type=[s.lstrip(".") for s in analyze.UPLOAD_SUFFIXES],
+        type=[s.lstrip(".") for s in own_video.UPLOAD_SUFFIXES],
         key="analyze_upload",
         help=f"Kept in `{root / 'uploads'}`, which the run refers to for its frames",
     )
@@ -54,7 +55,7 @@ max_persons = st.number_input(
     "People per frame, at most",
     min_value=1,
     max_value=4,
-    value=analyze.MAX_PERSONS,
+    value=own_video.MAX_PERSONS,
     step=1,
     key="analyze_max_persons",
     help="2 as in pyskl's NTU files: the two-person classes (hugging, handshaking, ...) need both skeletons",
@@ -71,13 +72,13 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
 
     try:
         if upload is not None:
-            video = analyze.save_upload(root / "uploads", upload.name, upload.getvalue())
+            video = own_video.save_upload(root / "uploads", upload.name, upload.getvalue())
         else:
             video = typed_paths.check_dashboard_path(typed, root, st.get_option("server.address"))
-        out = analyze.analysis_run_dir(root, video)
+        out = own_video.analysis_run_dir(root, video)
         offered = (default_checkpoint(), DEMO_CHECKPOINT)  # the page's own suggestions may always be used
         ckpt = typed_paths.check_dashboard_path(checkpoint, root, st.get_option("server.address"), offered)
-        analyze.analyze_video(
+        own_video.analyze_video(
             video,
             ckpt,
             out,
@@ -87,7 +88,7 @@ if st.button("Analyze", type="primary", key="analyze_go", disabled=not (upload o
         )
         run = loaders.load_run(out)
         sample_id, prediction = str(run.sample_ids[0]), run.class_names[int(run.logits("fused")[0].argmax())]
-        found = analyze.find_video_or_none(video.parent, sample_id)
+        found = own_video.find_video_or_none(video.parent, sample_id)
     except (EpamError, OSError) as err:
         bar.empty()
         st.error(f"The analysis did not finish. {err}")
@@ -108,7 +109,7 @@ if done:
     st.success(f"Wrote the run `{done['run']}` and selected it. Fused prediction: **{done['prediction']}**.")
     if not done["frames_found"]:
         st.warning(
-            f"The Sample page looks the frames up by name ({', '.join(analyze.UPLOAD_SUFFIXES)}) and will not "
+            f"The Sample page looks the frames up by name ({', '.join(own_video.UPLOAD_SUFFIXES)}) and will not "
             "find this video's; rename it to one of those suffixes to see them."
         )
     if st.button("Open it on the Sample page", key="analyze_open", icon=":material/movie:"):

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import analysis_cache, selection
 from epam_core.analysis import figures, fusion, metrics
+from epam_core.runs.format import STREAMS
 
 run = selection.require_run()
 st.title("Overview")
@@ -28,7 +29,7 @@ if other is not None:
     st.caption(f"Deltas against `{other.path.name}`.")
 intervals = analysis_cache.intervals(run).set_index("stream")
 paired = analysis_cache.paired(run)
-for col, stream in zip(st.columns(3), ("rgb", "pose", "fused"), strict=True):
+for col, stream in zip(st.columns(3), STREAMS, strict=True):
     with col:
         st.subheader(figures.STREAM_LABELS[stream])
         for metric, label in (("top1", "top-1"), ("top5", "top-5"), ("mean_class", "mean class")):
@@ -61,7 +62,9 @@ def fusion_panel() -> None:
             help="The run's fusion weights are the default; 0.5 ranks classes as the paper's 1:1 sum.",
         )  # fmt: skip
         fused = fusion.fuse(run.logits("rgb"), run.logits("pose"), fusion.alpha_weights(alpha))
-        st.metric("fused top-1 at α", f"{metrics.topk_accuracy(fused, run.labels) * 100:.1f} %")
+        st.metric(
+            "fused top-1 at α", f"{metrics.top1_accuracy(fused.argmax(axis=1), run.labels) * 100:.1f} %"
+        )
         st.metric("best α", f"{best_alpha:.2f}", help=f"top-1 {best_acc * 100:.1f} % (ties: closest to 0.5)")
     with right:
         st.plotly_chart(figures.fusion_sweep(sweep, best_alpha, alpha), key="fusion_chart")
@@ -90,7 +93,7 @@ if other is not None:
     st.header(f"Per-class difference to {other.path.name}")
     diff = analysis_cache.run_summary(other)[1]
     delta = table[["class_id", "class"]].copy()
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         delta[stream] = (
             table[stream].to_numpy() - diff.set_index("class_id").loc[table["class_id"], stream].to_numpy()
         )

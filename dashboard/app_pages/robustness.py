@@ -7,16 +7,16 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dashboard import attention_cache, live_cache, loaders, selection
-from epam_core.analysis import figures, live, metrics, overlay
-from epam_core.data.class_names import COCO_LIMBS
+from epam_core.analysis import figures, metrics, overlay
+from epam_core.data.coco_keypoints import COCO_LIMBS
 from epam_core.data.noise import NOISE_TYPES
 from epam_core.errors import EpamError
-
-STREAMS = ("rgb", "pose", "fused")
+from epam_core.runs import single_clip
+from epam_core.runs.format import STREAMS
+from epam_core.runs.robustness import Condition, robustness_frame
 
 run = selection.require_run()
 st.title("Robustness")
@@ -67,7 +67,7 @@ def live_panel() -> None:
                    f"{moved['on_body_clean'] * 100:.1f} → {moved['on_body_noisy'] * 100:.1f} %")  # fmt: skip
     frames = overlay.overlay_attention(clip.rgb_frames, result.spatial, 0.45)
     noisy = replace(clip, keypoint=result.keypoint, keypoint_score=result.keypoint_score)
-    kp, score = live.rgb_keypoints(noisy, config.input.frame_stride)
+    kp, score = single_clip.rgb_keypoints(noisy, config.input.frame_stride)
     frames = np.stack(
         [overlay.draw_skeleton(f, p, s, COCO_LIMBS) for f, p, s in zip(frames, kp, score, strict=True)]
     )
@@ -101,7 +101,8 @@ else:
     n = st.number_input("Samples", 1, len(run.sample_ids), min(24, len(run.sample_ids)), key="subset_n")
     key = (loaders.live_key(run), noise, int(n), seed)
     if st.button("Compute on a subset", key="subset_go"):
-        rows, bar = [], st.progress(0.0, text="Re-running the model…")
+        conditions = [Condition(noise, float(level), seed) for level in spec.default_levels]
+        samples, per_sample, bar = [], [], st.progress(0.0, text="Re-running the model…")
         ids = list(run.sample_ids[: int(n)])
         for i, sid in enumerate(ids):
             try:
@@ -109,14 +110,12 @@ else:
             except EpamError as err:
                 st.warning(f"Skipped {sid}: {err}")
                 continue
-            for level in spec.default_levels:
-                res = live_cache.forward(
-                    loaders.live_key(run), sid, noise, float(level), seed, clip, model, config
-                )
-                rows.append({"noise": noise, "level": float(level), "seed": seed, "sample_id": sid, "label": clip.label}
-                            | {f"{s}_pred": int(np.argmax(res.logits(s))) for s in STREAMS})  # fmt: skip
+            results = [live_cache.forward(loaders.live_key(run), sid, c.noise, c.level, c.seed, clip, model, config)
+                       for c in conditions]  # fmt: skip
+            samples.append({"frame_dir": sid, "label": clip.label})
+            per_sample.append([tuple(res.logits(s) for s in STREAMS) for res in results])
             bar.progress((i + 1) / len(ids), text=f"{i + 1}/{len(ids)} samples")
-        st.session_state["subset_sweep"] = (key, pd.DataFrame(rows))
+        st.session_state["subset_sweep"] = (key, robustness_frame(samples, conditions, per_sample))
     stored = st.session_state.get("subset_sweep")
     if stored and stored[0] == key and len(stored[1]):
         curves = metrics.robustness_curves(stored[1], noise)

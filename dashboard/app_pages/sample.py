@@ -9,10 +9,9 @@ import streamlit as st
 from dashboard import attention_cache, live_cache, loaders, selection
 from epam_core.analysis import attention_figures, figures, metrics, overlay, paper_figures
 from epam_core.analysis import attention_measures as attention_measures_lib
-from epam_core.data.class_names import COCO_KEYPOINTS, COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_KEYPOINTS, COCO_LIMBS
 from epam_core.errors import EpamError
-
-STREAMS = ("rgb", "pose", "fused")
+from epam_core.runs.format import STREAMS
 
 run = selection.require_run()
 st.title("Sample")
@@ -77,8 +76,8 @@ except EpamError as err:
     st.plotly_chart(figures.temporal_bars(temporal), key="sample_temporal")
     st.stop()
 
-from epam_core.analysis import live  # noqa: E402 - torch and Captum only once there are frames to show
 from epam_core.analysis.attribution import RGB_METHODS  # noqa: E402
+from epam_core.runs import single_clip  # noqa: E402 - torch and Captum only once there are frames to show
 
 c1, c2, c3 = st.columns(3)
 show_att = c1.toggle("Spatial attention overlay", value=True, key="sample_att")
@@ -95,7 +94,7 @@ frames = clip.rgb_frames
 if show_att:
     frames = overlay.overlay_attention(frames, spatial, alpha)
 if show_skel:
-    kp, score = live.rgb_keypoints(clip, config.input.frame_stride)
+    kp, score = single_clip.rgb_keypoints(clip, config.input.frame_stride)
     frames = np.stack(
         [overlay.draw_skeleton(f, p, s, COCO_LIMBS) for f, p, s in zip(frames, kp, score, strict=True)]
     )

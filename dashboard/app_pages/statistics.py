@@ -10,6 +10,7 @@ from dashboard import analysis_cache, selection
 from epam_core.analysis import statistics_figures, tables
 from epam_core.analysis.figures import STREAM_LABELS
 from epam_core.analysis.statistics import CONFIDENCE, RESAMPLES
+from epam_core.runs.format import STREAMS
 
 
 def sample_list(table: pd.DataFrame, key: str, columns: list[str]) -> None:
@@ -72,7 +73,7 @@ if other is not None:
         {"stream": STREAM_LABELS[s], f"top-1 {run.path.name}": cmp[s]["top1_a"], f"top-1 {other.path.name}": cmp[s]["top1_b"],
          f"only {run.path.name} right": cmp[s]["a_only"], f"only {other.path.name} right": cmp[s]["b_only"],
          "p (exact McNemar)": p_text(cmp[s]["mcnemar_p"])}
-        for s in ("rgb", "pose", "fused")
+        for s in STREAMS
     ]  # fmt: skip
     pct = {c: st.column_config.NumberColumn(format="percent") for c in rows[0] if c.startswith("top-1")}
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=pct, key="stat_compare")

@@ -35,12 +35,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from epam_core.analysis.metrics import top1_accuracy
+
 PARTS = ("head", "arms", "torso", "legs")
 VARIANTS = ("model", "uniform", "none")  # RGB logits with the model's attention, its per-sample mean, A = 0
 VARIANT_LABELS = {"model": "model's attention", "uniform": "uniform (mean) attention", "none": "no attention"}
 MIN_CORR_FRAMES = 3  # Pearson's r of fewer (finite) frames says nothing
 
-# COCO-17 indices (epam_core.data.class_names.COCO_KEYPOINTS)
+# COCO-17 indices (epam_core.data.coco_keypoints.COCO_KEYPOINTS)
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
@@ -258,10 +260,7 @@ def variant_logits(measures: pd.DataFrame, rgb_logits: np.ndarray) -> dict[str, 
 
 def variant_top1(logits: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
     """Top-1 of each variant over the labelled samples (NaN without labels)."""
-    keep = np.asarray(labels) >= 0
-    if not keep.any():
-        return {v: float("nan") for v in logits}
-    return {v: float((x[keep].argmax(axis=1) == labels[keep]).mean()) for v, x in logits.items()}
+    return {v: top1_accuracy(np.asarray(x).argmax(axis=1), labels) for v, x in logits.items()}
 
 
 def variant_scores(logits: dict[str, np.ndarray], class_names: list[str], k: int = 5) -> pd.DataFrame:

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from epam_core.analysis import attention_measures as am
 from epam_core.analysis import attention_paper_figures
 from epam_core.analysis.paper_figures import FigureSize
-from epam_core.attention_measures_file import read_attention_measures
-from epam_core.runs import EvalRun
+from epam_core.runs.attention_measures_file import read_attention_measures
+from epam_core.runs.format import EvalRun
 
 
 def attention_report(run: EvalRun) -> dict | None:

@@ -17,7 +17,6 @@ atomically; a run directory that cannot be written gets its maps computed in mem
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -32,7 +31,9 @@ from tqdm import tqdm
 
 from epam_core.analysis.embeddings import SPACES, Embeddings, embeddings_path, read_embeddings
 from epam_core.errors import RunError
-from epam_core.runs import EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import EvalRun
+from epam_core.runs.manifest import sha256
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +66,7 @@ def cache_key(run: EvalRun, method: str, seed: int = 0) -> dict[str, Any]:
         settings |= {**UMAP_SETTINGS, "umap_learn": importlib.metadata.version("umap-learn")}
     elif method == "tsne":
         settings |= {"perplexity": TSNE_PERPLEXITY}
-    return {"embeddings_sha256": _sha256(embeddings_path(run)), "method": method, "seed": seed, **settings}
-
-
-def _sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (here rather than ``evaluation.sha256``, which would import torch)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return {"embeddings_sha256": sha256(embeddings_path(run)), "method": method, "seed": seed, **settings}
 
 
 def project(x: np.ndarray, method: str = "umap", seed: int = 0) -> np.ndarray:

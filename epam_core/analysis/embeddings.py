@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from epam_core.config import BRANCHES
 from epam_core.errors import RunError
-from epam_core.runs import EMBEDDINGS, MANIFEST, EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import EMBEDDINGS, MANIFEST, STREAMS, EvalRun
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-STREAMS = ("rgb", "pose")
-PREDICTION_STREAMS = ("rgb", "pose", "fused")
 SPACES = ("rgb", "pose", "concat")  # the two streams and the two concatenated
 SPACE_LABELS = {"rgb": "RGB", "pose": "Pose", "concat": "RGB + pose"}
 
@@ -96,7 +96,7 @@ def capture_head_inputs(model: nn.Module) -> Iterator[list[tuple[str, Tensor]]]:
 
     handles = [
         getattr(model, f"{stream}_cls_head").fc_cls.register_forward_pre_hook(hook(stream))
-        for stream in STREAMS
+        for stream in BRANCHES
     ]
     try:
         yield calls
@@ -114,7 +114,7 @@ def first_head_inputs(calls: list[tuple[str, Tensor]]) -> tuple[Tensor, Tensor]:
     first = {}
     for stream, features in calls:
         first.setdefault(stream, features)
-    missing = [s for s in STREAMS if s not in first]
+    missing = [s for s in BRANCHES if s not in first]
     if missing:
         raise RuntimeError(f"the forward pass did not call the {', '.join(missing)} head")
     return first["rgb"], first["pose"]
@@ -181,7 +181,7 @@ def nearest_neighbours(
 
 def predicted_classes(run: EvalRun) -> dict[str, np.ndarray]:
     """{rgb, pose, fused: (S,) int64} the run's predicted class per stream."""
-    return {s: run.logits(s).argmax(axis=1).astype(np.int64) for s in PREDICTION_STREAMS}
+    return {s: run.logits(s).argmax(axis=1).astype(np.int64) for s in STREAMS}
 
 
 def sample_table(
@@ -194,7 +194,7 @@ def sample_table(
     """One line per row of ``rows``: sample_id, true class and each stream's prediction (names)."""
     names = np.asarray([*class_names, "unknown"], dtype=object)  # label -1 -> "unknown"
     table = pd.DataFrame({"sample_id": sample_ids[rows], "true": names[labels[rows]]})
-    for stream in PREDICTION_STREAMS:
+    for stream in STREAMS:
         table[f"{stream} prediction"] = names[preds[stream][rows]]
     return table
 

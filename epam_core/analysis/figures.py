@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from epam_core.runs.format import STREAMS
+
 STREAM_COLOURS = {"rgb": "#E69F00", "pose": "#0072B2", "fused": "#009E73"}  # Okabe-Ito
 STREAM_LABELS = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
 SEQUENTIAL = "Viridis"
@@ -81,7 +83,7 @@ def fusion_sweep(sweep: pd.DataFrame, best_alpha: float, alpha: float | None = N
 def per_class_dots(table: pd.DataFrame, title: str = "Per-class accuracy") -> go.Figure:
     """One marker per class and stream, classes in the table's row order."""
     fig = go.Figure()
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         fig.add_scatter(
             x=table["class"],
             y=table[stream] * 100,
@@ -198,7 +200,7 @@ def confusion_grid(
 def robustness_curves(curves: pd.DataFrame, noise: str, unit: str) -> go.Figure:
     """Accuracy vs noise level (columns level, stream, top1, optional top1_std) for one noise type."""
     fig = go.Figure()
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         part = curves[curves["stream"] == stream].sort_values("level")
         if part.empty:
             continue

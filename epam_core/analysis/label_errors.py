@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from epam_core.analysis.calibration import probabilities
+from epam_core.config import BRANCHES
+from epam_core.runs.format import STREAMS
 
 MIN_PROBABILITY = 0.5  # "confidently": every stream gives the agreed class at least this probability
 
@@ -34,13 +36,13 @@ def likely_label_errors(
     preds = {s: np.asarray(z).argmax(axis=1) for s, z in logits.items()}
     agreed = preds["fused"]
     keep = (labels >= 0) & (agreed != labels)
-    for stream in ("rgb", "pose"):
+    for stream in BRANCHES:
         keep &= preds[stream] == agreed
     idx = np.flatnonzero(keep)
     table = pd.DataFrame(
         {"sample_id": np.asarray(sample_ids, dtype=str)[idx], "label": labels[idx], "predicted": agreed[idx]}
     )
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         prob = probabilities(np.asarray(logits[stream])[idx])  # (S', K)
         table[f"{stream}_prob"] = _label_probability(prob, agreed[idx])
     table.insert(3, "min_prob", table[["rgb_prob", "pose_prob", "fused_prob"]].min(axis=1))
@@ -67,7 +69,7 @@ def fusion_outcomes(
             "outcome": np.where(rescue[idx], "rescue", "break"),
         }
     )
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         z = np.asarray(logits[stream])[idx]
         table[f"{stream}_pred"] = z.argmax(axis=1) if idx.size else np.zeros(0, dtype=np.int64)
         table[f"{stream}_label_prob"] = _label_probability(probabilities(z), labels[idx]) if idx.size else []

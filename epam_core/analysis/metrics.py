@@ -1,7 +1,8 @@
 """Accuracy metrics over logits, consistent with scikit-learn's definitions.
 
 Samples whose label is -1 (unknown, as in label-free runs) are left out of every metric; when no sample has
-a label the metrics are NaN.
+a label the metrics are NaN. ``top1_accuracy`` is the one top-1 accuracy of the project (runs' summaries, the
+robustness sweep, the attention variants and the dashboard all use it).
 """
 
 from __future__ import annotations
@@ -9,12 +10,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 
 def labelled(labels: np.ndarray) -> np.ndarray:
     """Boolean mask (S,) of samples with a known label."""
     return np.asarray(labels) >= 0
+
+
+def top1_accuracy(preds: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy: the fraction of labelled samples whose prediction (the argmax of the logits, ties to
+    the lower class index) is their label.
+
+    Label -1 (an unlabelled clip, as in a run of one's own video or of imported scores without labels) counts
+    neither as right nor as wrong: such samples are left out. NaN when no sample is labelled.
+    """
+    preds, labels = np.asarray(preds), np.asarray(labels)
+    keep = labelled(labels)
+    return float((preds[keep] == labels[keep]).mean()) if keep.any() else float("nan")
 
 
 def topk_hits(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> np.ndarray:
@@ -80,7 +93,7 @@ def stream_summary(run: EvalRun) -> pd.DataFrame:
         rows.append(
             {
                 "stream": stream,
-                "top1": topk_accuracy(logits, labels, 1),
+                "top1": top1_accuracy(preds, labels),
                 "top5": topk_accuracy(logits, labels, 5),
                 "mean_class": mean_class_accuracy(labels, preds, run.num_classes),
             }
@@ -116,26 +129,19 @@ def topk_scores(logits: np.ndarray, class_names: list[str], k: int = 5) -> pd.Da
 def robustness_curves(sweep: pd.DataFrame, noise: str) -> pd.DataFrame:
     """Top-1 accuracy per (level, stream) of one noise type of a robustness sweep (``robustness.parquet``
     rows), averaged over seeds: columns level, stream, top1, top1_std (over seeds), samples."""
-    part = sweep[(sweep["noise"] == noise) & (sweep["label"] >= 0)]
+    part = sweep[(sweep["noise"] == noise) & labelled(sweep["label"])]
     rows = []
     for stream in STREAMS:
-        preds = part[f"{stream}_pred"].to_numpy(dtype=np.int64)
-        correct = pd.DataFrame(
-            {
-                "level": part["level"].to_numpy(),
-                "seed": part["seed"].to_numpy(),
-                "ok": preds == part["label"].to_numpy(),
-            }
-        )
-        per_seed = correct.groupby(["level", "seed"])["ok"].agg(["mean", "size"]).reset_index()
-        for level, group in per_seed.groupby("level"):
+        for level, at_level in part.groupby("level"):
+            by_seed = [group for _, group in at_level.groupby("seed")]
+            per_seed = np.array([top1_accuracy(g[f"{stream}_pred"], g["label"]) for g in by_seed])
             rows.append(
                 {
                     "level": float(level),
                     "stream": stream,
-                    "top1": float(group["mean"].mean()),
-                    "top1_std": float(group["mean"].std(ddof=0)),
-                    "samples": int(group["size"].iloc[0]),
+                    "top1": float(per_seed.mean()),
+                    "top1_std": float(per_seed.std()),
+                    "samples": len(by_seed[0]),
                 }
             )
     return pd.DataFrame(rows, columns=["level", "stream", "top1", "top1_std", "samples"])

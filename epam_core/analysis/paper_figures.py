@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from epam_core.analysis.figure_size import FigureSize
 from epam_core.analysis.figures import STREAM_COLOURS, STREAM_LABELS, VALUES_MAX_CLASSES
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 FORMATS = ("pdf", "svg", "png")
 STYLES = {

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from epam_core.analysis.figures import STREAM_COLOURS, STREAM_LABELS
 from epam_core.analysis.paper_figures import FigureSize, _figure
+from epam_core.runs.format import STREAMS
 
 DEFAULT_SIZE = FigureSize()
 
@@ -53,7 +54,7 @@ def slice_accuracy(table: pd.DataFrame, field: str, size: FigureSize = DEFAULT_S
     ax = fig.add_subplot()
     x = np.arange(len(table))
     width = 0.8 / 3
-    for i, stream in enumerate(("rgb", "pose", "fused")):
+    for i, stream in enumerate(STREAMS):
         acc = table[stream].to_numpy() * 100
         err = np.stack([acc - table[f"{stream}_low"] * 100, table[f"{stream}_high"] * 100 - acc])
         ax.bar(x + (i - 1) * width, acc, width, yerr=err, color=STREAM_COLOURS[stream], label=STREAM_LABELS[stream],

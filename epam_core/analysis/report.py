@@ -28,7 +28,8 @@ from epam_core.analysis.embeddings import SPACE_LABELS, SPACES, predicted_classe
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.analysis.run_report import PAIRS
 from epam_core.data.noise import NOISE_TYPES
-from epam_core.runs import STREAMS, EvalRun, atomic_dir
+from epam_core.outputs import atomic_dir
+from epam_core.runs.format import STREAMS, EvalRun
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def statistics_tables(run: EvalRun) -> dict[str, pd.DataFrame]:
     correct = slices.correct_by_stream(run)
     for field in slices.slice_fields(meta):
         table = slices.slice_accuracy(meta[field], labels, correct)
-        out[f"slices_{field}"] = tables.interval_table(table, ("rgb", "pose", "fused"))
+        out[f"slices_{field}"] = tables.interval_table(table, STREAMS)
     return out
 
 

@@ -19,8 +19,9 @@ import pandas as pd
 
 from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.attention_report import attention_report, format_attention_report
+from epam_core.analysis.metrics import top1_accuracy
 from epam_core.errors import RunError
-from epam_core.runs import STREAMS, EvalRun
+from epam_core.runs.format import STREAMS, EvalRun
 
 PAIRS = (("fused", "rgb"), ("fused", "pose"), ("rgb", "pose"))
 LIST_LENGTH = 20  # samples listed per telling-samples list
@@ -146,11 +147,10 @@ def compare_section(inputs: ReportInputs) -> dict[str, Any] | None:
         "only_in_compare": len(other.sample_ids) - int(same.size),
     }
     for stream in STREAMS:
-        right_a = inputs.logits[stream][ia].argmax(axis=1) == labels
-        right_b = other.logits(stream)[ib].argmax(axis=1) == labels
-        entry = _paired(statistics.mcnemar_exact(right_a, right_b))
-        entry |= {"top1_a": _number(right_a.mean()) if ia.size else None,
-                  "top1_b": _number(right_b.mean()) if ia.size else None}  # fmt: skip
+        preds_a, preds_b = inputs.logits[stream][ia].argmax(axis=1), other.logits(stream)[ib].argmax(axis=1)
+        entry = _paired(statistics.mcnemar_exact(preds_a == labels, preds_b == labels))
+        entry |= {"top1_a": _number(top1_accuracy(preds_a, labels)),
+                  "top1_b": _number(top1_accuracy(preds_b, labels))}  # fmt: skip
         out[stream] = entry
     return out
 

@@ -23,7 +23,8 @@ import pandas as pd
 
 from epam_core.analysis.statistics import CONFIDENCE, RESAMPLES, SEED, proportion_intervals
 from epam_core.errors import DataError
-from epam_core.runs import EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import STREAMS, EvalRun
 
 RUN_METADATA = "metadata.parquet"  # the user table stored in a run directory by `epam evaluate --metadata`
 ID_PATTERNS = {  # dataset: regex with one named group per field (the prefix says the dataset)
@@ -176,7 +177,7 @@ def slice_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def correct_by_stream(run: EvalRun) -> dict[str, np.ndarray]:
     """(S,) bool per stream: top-1 equals the label (False for unlabelled samples)."""
     labels = run.labels
-    return {s: (run.logits(s).argmax(axis=1) == labels) & (labels >= 0) for s in ("rgb", "pose", "fused")}
+    return {s: (run.logits(s).argmax(axis=1) == labels) & (labels >= 0) for s in STREAMS}
 
 
 def slice_accuracy(

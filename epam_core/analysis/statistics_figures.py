@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from epam_core.analysis.figures import SEQUENTIAL, STREAM_COLOURS, STREAM_LABELS, _layout
+from epam_core.runs.format import STREAMS
 
 
 def interval_bars(
@@ -69,7 +70,7 @@ def slice_bars(table: pd.DataFrame, field: str) -> go.Figure:
     """Top-1 per value of ``field`` (``slices.slice_accuracy``), one bar group per value, with intervals."""
     fig = go.Figure()
     values = table["value"].astype(str).tolist()
-    for stream in ("rgb", "pose", "fused"):
+    for stream in STREAMS:
         acc = table[stream].to_numpy() * 100
         fig.add_bar(
             name=STREAM_LABELS[stream], x=values, y=acc, marker_color=STREAM_COLOURS[stream],

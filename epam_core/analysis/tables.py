@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 PERCENT_COLUMNS = (
     "top1",

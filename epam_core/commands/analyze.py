@@ -40,9 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from epam_core.analyze import analyze_video
     from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE
-    from epam_core.runs import read_run
+    from epam_core.runs.format import read_run
+    from epam_core.runs.own_video import analyze_video
 
     out = analyze_video(
         args.video,

@@ -28,13 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from epam_core.analysis.attention_report import attention_report, format_attention_report
-    from epam_core.attention_measures_file import ATTENTION_MEASURES
-    from epam_core.runs import read_run
+    from epam_core.runs.attention_measures_file import ATTENTION_MEASURES
+    from epam_core.runs.format import read_run
 
     run_ = read_run(args.run)
     if args.recompute or not (run_.path / ATTENTION_MEASURES).exists():
         from epam_core import distributed
-        from epam_core.attention_eval import measure_run
+        from epam_core.runs.measure_attention import measure_run
 
         ctx = distributed.init(args.device)
         measure_run(run_.path, batch_size=args.batch_size, workers=args.workers, ctx=ctx)

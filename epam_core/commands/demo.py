@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from epam_core.demo import format_summary, run_demo
+    from epam_core.runs.demo import format_summary, run_demo
 
     numbers = run_demo(args.out_dir, args.data_dir, args.work_dir, args.workers, args.regenerate_data)
     print(format_summary(numbers))

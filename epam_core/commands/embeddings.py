@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
     from epam_core.analysis.embedding_map import load_or_compute_maps, map_path
     from epam_core.analysis.embeddings import SPACES, neighbour_table, read_embeddings
     from epam_core.errors import RunError
-    from epam_core.runs import read_run
+    from epam_core.runs.format import read_run
 
     if args.extract:
         from epam_core import distributed
-        from epam_core.evaluation import extract_embeddings
+        from epam_core.runs.evaluate import extract_embeddings
 
         print(extract_embeddings(args.run, batch_size=args.batch_size, workers=args.workers,
                                  ctx=distributed.init(args.device)))  # fmt: skip

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from epam_core import distributed
     from epam_core.analysis import slices
-    from epam_core.evaluation import evaluate
+    from epam_core.runs.evaluate import evaluate
 
     metadata = slices.read_metadata(args.metadata) if args.metadata else None  # checked before the long run
     ctx = distributed.init(args.device)

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting is chatty
     from epam_core.analysis.paper_figures import FORMATS, FigureSize
     from epam_core.analysis.report import export_run
-    from epam_core.runs import read_run
+    from epam_core.runs.format import read_run
 
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from epam_core.import_scores import import_scores
+    from epam_core.runs.import_scores import import_scores
 
     out = import_scores(
         args.scores[0],

@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from epam_core.config import build_config
     from epam_core.data.crop_cache import prepare_cache
+    from epam_core.data.dataset import default_videos
     from epam_core.data.pyskl import load_annotations, select_split
-    from epam_core.evaluation import default_videos
 
     if args.checkpoint is not None:
         from epam_core.checkpoint import load_checkpoint

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from epam_core.analysis import slices
     from epam_core.analysis.run_report import ReportInputs, build_report, render_text
     from epam_core.errors import EpamError, OutputError
-    from epam_core.runs import atomic_write_file, read_run
+    from epam_core.outputs import atomic_write_file
+    from epam_core.runs.format import read_run
 
     if args.resamples < 10:
         raise EpamError(None, f"--resamples {args.resamples}: use at least 10 bootstrap resamples")

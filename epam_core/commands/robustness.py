@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from epam_core import distributed
     from epam_core.data.noise import parse_noise_arg
-    from epam_core.robustness import run_robustness
+    from epam_core.runs.robustness import run_robustness
 
     try:
         noises = [parse_noise_arg(text) for text in args.noise]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from epam_core.data.class_names import COCO_FLIP_INDEX
+from epam_core.data.coco_keypoints import COCO_FLIP_INDEX
 
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels; x1, y1 exclusive
 MIN_BOX = 10  # PoseCompact threshold: a smaller box means "no person", use the whole frame

@@ -46,7 +46,7 @@ from epam_core.data.pipeline import Clip, clip_from_crops, load_crops
 from epam_core.data.pyskl import normalize_annotation
 from epam_core.data.sampling import pose_indices, rgb_indices
 from epam_core.errors import DataError, OutputError
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 log = logging.getLogger(__name__)
 

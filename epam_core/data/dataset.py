@@ -37,6 +37,11 @@ def find_video(video_root: str | Path, frame_dir: str) -> Path:
     raise DataError(root, f"no video for sample {frame_dir!r} (tried {', '.join(VIDEO_SUFFIXES)})")
 
 
+def default_videos(annotation: str | Path, videos: str | Path | None) -> Path:
+    """``videos``, or the ``videos/`` directory next to the annotation file (the SynthActions layout)."""
+    return Path(videos) if videos is not None else Path(annotation).parent / "videos"
+
+
 class PoseRGBDataset(Dataset):
     """Samples of one split as ``(rgb (3, T_rgb, S, S), heatmaps (V, T_pose, H, W), label, sample_id)``.
 

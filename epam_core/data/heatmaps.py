@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from epam_core.data.class_names import COCO_LIMBS
+from epam_core.data.coco_keypoints import COCO_LIMBS
 
 EPS = 1e-4  # GeneratePoseTarget eps: smaller scores draw nothing
 

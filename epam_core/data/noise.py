@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from epam_core.data.class_names import COCO_FLIP_INDEX
+from epam_core.data.coco_keypoints import COCO_FLIP_INDEX
 
 Box = tuple[float, float, float, float]  # (x_min, y_min, x_max, y_max) in pixels
 Pair = tuple[np.ndarray, np.ndarray]  # (keypoint (M, T, V, 2), keypoint_score (M, T, V))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from epam_core.errors import DataError
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 log = logging.getLogger(__name__)
 

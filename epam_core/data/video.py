@@ -26,7 +26,7 @@ import numpy as np
 
 from epam_core.data import h264
 from epam_core.errors import DataError
-from epam_core.runs import atomic_write_file
+from epam_core.outputs import atomic_write_file
 
 if TYPE_CHECKING:
     from av.packet import Packet

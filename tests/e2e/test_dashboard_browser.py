@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from test_dashboard_fixture import CLASSES
 
 from epam_core.analysis import confusion
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 pytestmark = pytest.mark.browser
 PAGES = [

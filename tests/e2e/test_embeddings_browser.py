@@ -16,7 +16,7 @@ from test_dashboard_fixture import CLASSES, NUM_SAMPLES, make_run
 
 from epam_core.analysis.embedding_map import cached_maps, load_or_compute_maps
 from epam_core.analysis.embeddings import Embeddings, write_embeddings
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
 
 pytestmark = pytest.mark.browser
 

@@ -234,7 +234,7 @@ def generate_synthactions(
     from tqdm import tqdm
 
     from epam_core.data.pyskl import save_annotations
-    from epam_core.runs import atomic_dir, atomic_write_file
+    from epam_core.outputs import atomic_dir, atomic_write_file
 
     cfg = settings or ClipSettings()
     if not 1 <= num_classes <= MAX_CLASSES:

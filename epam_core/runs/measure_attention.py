@@ -6,7 +6,7 @@ What the attention buys: EPAM-Net's RGB head sees ``f_r + f_r * A`` (``A = A_s *
 With the RGB backbone features ``f_r`` computed once, the head also runs on ``f_r + f_r * mean(A)`` (the
 attention replaced by its per-sample mean over frames and cells: "uniform") and on ``f_r`` alone (``A = 0``:
 "none"). The measures themselves are ``epam_core.analysis.attention_measures``; the file is
-``epam_core.attention_measures_file``.
+``epam_core.runs.attention_measures_file``.
 """
 
 from __future__ import annotations
@@ -131,13 +131,14 @@ def measure_run(
 ) -> Path:
     """Compute the attention measures of an existing run with its own checkpoint and data, and add
     ``attention_measures.parquet`` to it (rank 0 writes). The checkpoint must reproduce the run's logits."""
-    from epam_core.analysis import live
-    from epam_core.attention_measures_file import measures_frame, write_attention_measures
     from epam_core.checkpoint import load_checkpoint
     from epam_core.data.pyskl import load_annotations
     from epam_core.errors import CheckpointError, DataError, RunError
-    from epam_core.evaluation import predict, sha256
-    from epam_core.runs import MANIFEST, read_run
+    from epam_core.runs import single_clip
+    from epam_core.runs.attention_measures_file import measures_frame, write_attention_measures
+    from epam_core.runs.evaluate import predict
+    from epam_core.runs.format import MANIFEST, read_run
+    from epam_core.runs.manifest import sha256
 
     ctx = ctx or DistContext()
     run = read_run(run_dir)
@@ -153,8 +154,8 @@ def measure_run(
             checkpoint, f"is not the file the run was evaluated with (sha256 differs from {MANIFEST})"
         )
     loaded = load_checkpoint(checkpoint)
-    live.check_model_fits_run(run, loaded.model.config, loaded.class_names, checkpoint)
-    source = live.sample_source(run)
+    single_clip.check_model_fits_run(run, loaded.model.config, loaded.class_names, checkpoint)
+    source = single_clip.sample_source(run)
     synth = (run.manifest.get("dataset") or {}).get("synth")
     if not source.annotation.is_file() and synth:
         from epam_core.data.synth import generate_synthactions

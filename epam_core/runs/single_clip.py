@@ -23,7 +23,7 @@ from epam_core.data.noise import NoiseSpec, apply_noise
 from epam_core.data.pipeline import Clip, clip_to_tensors
 from epam_core.errors import CheckpointError, RunError
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs import EvalRun
+from epam_core.runs.format import EvalRun
 
 
 @dataclass(frozen=True)

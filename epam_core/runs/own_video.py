@@ -1,6 +1,6 @@
 """Bring your own video: poses (MediaPipe), person-centric crop, EPAM-Net, and a label-free evaluation run.
 
-``analyze_video`` writes a run directory the dashboard opens like any other (``epam_core.runs``), with
+``analyze_video`` writes a run directory the dashboard opens like any other (``epam_core.runs.format``), with
 one sample whose label is -1 (unknown), the three streams' logits, the attention maps, and the extracted
 poses inside the run (``poses.pkl``, a pyskl file). The manifest's ``dataset.videos`` is the video's
 directory and the sample id is the video's file name without extension, so ``find_video`` finds it.
@@ -22,18 +22,11 @@ from epam_core.data.dataset import VIDEO_SUFFIXES, find_video
 from epam_core.data.pipeline import clip_to_tensors, load_clip
 from epam_core.data.pyskl import save_annotations
 from epam_core.errors import DataError
-from epam_core.evaluation import check_inputs_finite, check_scores_finite, resolve_class_names, run_manifest
-from epam_core.outputs import check_replaceable
+from epam_core.outputs import atomic_dir, atomic_write_file, check_replaceable
 from epam_core.poses.extract import MAX_PERSONS, MAX_SIDE, Progress, extract_video_poses, to_annotation
-from epam_core.runs import (
-    MANIFEST,
-    AttentionMaps,
-    atomic_dir,
-    atomic_write_file,
-    is_run_dir,
-    predictions_frame,
-    write_run,
-)
+from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite
+from epam_core.runs.format import MANIFEST, RUN_KIND, AttentionMaps, is_run_dir, predictions_frame, write_run
+from epam_core.runs.manifest import resolve_class_names, run_manifest
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +54,7 @@ def analyze_video(
     """
     video, out_dir = Path(video), Path(out_dir)
     report = progress or (lambda _fraction, _message: None)
-    check_replaceable(
-        out_dir, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})"
-    )  # before the long part
+    check_replaceable(out_dir, overwrite, is_run_dir, RUN_KIND)  # before the long part
     loaded = load_checkpoint(checkpoint)  # before the long part: a bad checkpoint fails at once
     model, config = loaded.model, loaded.model.config
     class_names = resolve_class_names(config.num_classes, (str(checkpoint), loaded.class_names))
@@ -131,7 +122,7 @@ def analyze_video(
     )
     manifest["dataset"]["name"] = video.stem
     report(0.95, "writing the evaluation run")
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite, is_run_dir, RUN_KIND) as tmp:
         save_annotations(tmp / POSES_FILE, [annotation], {SPLIT: [sample_id]})
         run = write_run(tmp / "run", manifest, predictions, attention)  # validated, then moved up
         for file in run.iterdir():

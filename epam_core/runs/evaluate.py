@@ -1,4 +1,4 @@
-"""Evaluation: run a checkpoint over a dataset split and write an evaluation run (see ``epam_core.runs``).
+"""Evaluation: run a checkpoint over a dataset split and write an evaluation run (see ``epam_core.runs.format``).
 
 Under ``torchrun`` each process takes every N-th sample (``ShardSampler``, no padding), the results are
 gathered and put back into dataset order, and rank 0 writes the run, so the run is the same as the one a
@@ -7,9 +7,7 @@ single process writes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -23,31 +21,33 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from epam_core.analysis.embeddings import Embeddings, capture_head_inputs, first_head_inputs, write_embeddings
-from epam_core.attention_eval import (
-    BodyGeometryDataset,
-    attention_grid,
-    forward_with_attention_variants,
-    measure_rows,
-)
-from epam_core.attention_measures_file import measures_frame, write_attention_measures
+from epam_core.analysis.metrics import top1_accuracy
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
-from epam_core.config import EPAMNetConfig
 from epam_core.data.class_names import class_names_from_arg
-from epam_core.data.dataset import PoseRGBDataset
+from epam_core.data.dataset import PoseRGBDataset, default_videos
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.outputs import check_replaceable
-from epam_core.runs import (
+from epam_core.runs.attention_measures_file import measures_frame, write_attention_measures
+from epam_core.runs.format import (
     EMBEDDINGS,
     MANIFEST,
+    RUN_KIND,
+    STREAMS,
     AttentionMaps,
     is_run_dir,
-    new_manifest,
     predictions_frame,
     read_run,
     write_run,
+)
+from epam_core.runs.manifest import resolve_class_names, run_manifest
+from epam_core.runs.measure_attention import (
+    BodyGeometryDataset,
+    attention_grid,
+    forward_with_attention_variants,
+    measure_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def predict(
     ):
         for rgb, heatmaps, labels, ids, *geometry in loader:
             check_inputs_finite(rgb, heatmaps, ids)
-            if measure:  # the RGB head also without the attention (attention_eval.py)
+            if measure:  # the RGB head also without the attention (measure_attention.py)
                 forward = forward_with_attention_variants(model, rgb.to(ctx.device), heatmaps.to(ctx.device))
                 out, measures = forward.output, measure_rows(list(ids), forward, *geometry)
             else:
@@ -197,96 +197,6 @@ def _stack_embeddings(rows: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(rows) if len(rows) else np.zeros((0, 0), np.float16)
 
 
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def relative_to_run(path: str | Path | None, run_dir: str | Path) -> str | None:
-    """``path`` relative to the run directory (so the run moves with its data), absolute if impossible."""
-    if path is None:
-        return None
-    absolute = Path(path).resolve()
-    try:
-        return os.path.relpath(absolute, Path(run_dir).resolve())
-    except ValueError:  # another drive on Windows
-        return str(absolute)
-
-
-def resolve_class_names(
-    num_classes: int,
-    *candidates: tuple[str, Sequence[str] | None],
-) -> list[str]:
-    """The first of ``(origin, names)`` that is given; its length must match the model's classes."""
-    for origin, names in candidates:
-        if names is None:
-            continue
-        if len(names) != num_classes:
-            raise DataError(origin, f"names {len(names)} classes, the model predicts {num_classes}")
-        return [str(n) for n in names]
-    log.warning("no class names in the checkpoint, the annotation file or --class-names: using class_<i>")
-    return [f"class_{i}" for i in range(num_classes)]
-
-
-def run_manifest(
-    *,
-    source: str,
-    run_dir: str | Path,
-    class_names: list[str],
-    num_samples: int,
-    annotation: str | Path,
-    split: str | None,
-    videos: str | Path | None,
-    config: EPAMNetConfig | None = None,
-    checkpoint: str | Path | None = None,
-    synth: dict[str, Any] | None = None,
-    fusion_weights: tuple[float, float] | None = None,
-    cache: str | Path | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The manifest of a run: model (config, checkpoint + sha256), dataset, class names, fusion weights.
-
-    ``cache``: the crop cache the run read its clips from; the dashboard's Sample page reads it too.
-    """
-    weights = (
-        fusion_weights if fusion_weights is not None else config.fusion_weights if config else (1.0, 1.0)
-    )
-    model = None
-    if config is not None or checkpoint is not None:
-        model = {
-            "config": None if config is None else config.to_dict(),
-            "checkpoint": relative_to_run(checkpoint, run_dir),
-            "checkpoint_sha256": None if checkpoint is None else sha256(checkpoint),
-        }
-    dataset = {
-        "name": Path(annotation).stem,
-        "annotation": relative_to_run(annotation, run_dir),
-        "split": split,
-        "videos": relative_to_run(videos, run_dir),
-        "synth": synth,
-    }
-    if cache is not None:
-        dataset["crop_cache"] = relative_to_run(cache, run_dir)
-    return new_manifest(
-        source=source,
-        class_names=class_names,
-        num_samples=num_samples,
-        fusion_weights=weights,
-        model=model,
-        dataset=dataset,
-        **extra,
-    )
-
-
-def default_videos(annotation: str | Path, videos: str | Path | None) -> Path:
-    """``videos``, or the ``videos/`` directory next to the annotation file (the SynthActions layout)."""
-    return Path(videos) if videos is not None else Path(annotation).parent / "videos"
-
-
 def evaluate(
     checkpoint: str | Path,
     annotation: str | Path,
@@ -311,7 +221,7 @@ def evaluate(
     """
     ctx = ctx or DistContext()
     out = Path(out)
-    check_replaceable(out, overwrite, is_run_dir, f"an evaluation run ({MANIFEST})")  # before the long part
+    check_replaceable(out, overwrite, is_run_dir, RUN_KIND)  # before the long part
     loaded = load_checkpoint(checkpoint)
     config = loaded.model.config
     anns = load_annotations(annotation)
@@ -367,17 +277,11 @@ def evaluate(
 
 
 def summary(preds: Predictions) -> str:
-    """Top-1 of the three streams, e.g. ``rgb 81.2%  pose 90.1%  fused 95.0%``."""
+    """Top-1 of the three streams over the labelled samples, e.g. ``rgb 81.2%  pose 90.1%  fused 95.0%``."""
     if not len(preds.labels):
         return "no samples"
-    parts = []
-    for name, logits in (
-        ("rgb", preds.rgb_logits),
-        ("pose", preds.pose_logits),
-        ("fused", preds.fused_logits),
-    ):
-        parts.append(f"{name} {100 * float((logits.argmax(1) == preds.labels).mean()):.1f}%")
-    return "  ".join(parts)
+    logits = dict(zip(STREAMS, (preds.rgb_logits, preds.pose_logits, preds.fused_logits), strict=True))
+    return "  ".join(f"{s} {100 * top1_accuracy(z.argmax(1), preds.labels):.1f}%" for s, z in logits.items())
 
 
 def extract_embeddings(

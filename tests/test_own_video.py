@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from epam_core.analyze import POSES_FILE, analyze_video
 from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.cli import main
 from epam_core.data.dataset import PoseRGBDataset, find_video
 from epam_core.data.pyskl import load_annotations
 from epam_core.errors import CheckpointError, RunError
-from epam_core.evaluation import sha256
 from epam_core.models.epam_net import build_model
-from epam_core.runs import read_run
+from epam_core.runs.format import read_run
+from epam_core.runs.manifest import sha256
+from epam_core.runs.own_video import POSES_FILE, analyze_video
 
 CLIP = "mmaction2_test_ucf101_applyeyemakeup.avi"  # 164 frames, 320x240, one person's face and hands
 CLASSES = ["wave", "drink", "read", "clap", "sit"]

@@ -23,7 +23,7 @@ A run directory holds:
   (``fixed_size_list<float32>[K]``) and predictions.
 * ``attention_measures.parquet`` (optional): one row per sample, in the order of ``predictions.parquet``:
   where the attention falls on the body, how it follows the motion, and the RGB logits with uniform and with
-  no attention (format: ``epam_core.attention_measures_file``; written by `epam evaluate` and `epam attention`).
+  no attention (format: ``epam_core.runs.attention_measures_file``; written by `epam evaluate` and `epam attention`).
 
 Schema versions: 2 (written since the scale work) stores each logits column as a fixed-size list, so one
 stream is read as one (S, K) float32 array without per-row Python work, and ``attention.npz`` uncompressed
@@ -45,11 +45,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -61,8 +57,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from epam_core.errors import OutputError, RunError
-from epam_core.outputs import check_replaceable, clean_leftovers, make_parent
+from epam_core.config import BRANCHES
+from epam_core.errors import RunError
+from epam_core.outputs import atomic_dir, atomic_write_file
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
@@ -71,9 +68,10 @@ PREDICTIONS = "predictions.parquet"
 ATTENTION = "attention.npz"
 ROBUSTNESS = "robustness.parquet"
 EMBEDDINGS = "embeddings.npz"
-STREAMS = ("rgb", "pose", "fused")
+STREAMS = (*BRANCHES, "fused")  # the run's score columns: one per branch and the fused sum, in this order
 MANIFEST_KEYS = ("schema_version", "created", "source", "class_names", "fusion_weights", "num_samples")
 SWEEP_KEYS = ("noise", "level", "seed", "sample_id", "label")
+RUN_KIND = f"an evaluation run ({MANIFEST})"  # what an existing folder must be for a write to replace it
 
 
 @dataclass(frozen=True)
@@ -216,88 +214,13 @@ def new_manifest(
     }
 
 
-def _partial_name(final: Path) -> Path:
-    """A hidden, unique sibling of ``final`` to write into before the rename.
-
-    Created with plain mkdir()/open() rather than mkdtemp()/mkstemp(), so the result gets the permissions
-    the umask gives any other file (mkstemp/mkdtemp would leave it 0600/0700).
-    """
-    return final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
-
-
 def is_run_dir(path: Path) -> bool:
-    """Whether ``path`` holds the manifest of an evaluation run (what ``atomic_dir`` may replace by default)."""
+    """Whether ``path`` holds the manifest of an evaluation run (what a run write may replace)."""
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and all(k in manifest for k in MANIFEST_KEYS)
-
-
-@contextmanager
-def atomic_dir(
-    out_dir: str | Path,
-    overwrite: bool = False,
-    is_ours: Callable[[Path], bool] = is_run_dir,
-    what: str = f"an evaluation run ({MANIFEST})",
-) -> Iterator[Path]:
-    """Yield a hidden temporary directory that replaces ``out_dir`` when the block ends without error.
-
-    An existing ``out_dir`` is replaced only with ``overwrite`` and only when it is empty or ``is_ours``
-    recognises it as an output of ours (``what`` names that in the refusal); anything else is refused with an
-    ``OutputError`` before anything is touched. Leftovers of an interrupted earlier write are cleaned.
-    """
-    out_dir = Path(out_dir)
-    check_replaceable(out_dir, overwrite, is_ours, what)
-    make_parent(out_dir)
-    clean_leftovers(out_dir)
-    tmp = _partial_name(out_dir)
-    try:
-        tmp.mkdir()
-    except OSError as err:
-        raise OutputError(out_dir, f"cannot be written ({err.strerror})") from None
-    try:
-        yield tmp
-        if out_dir.exists() or out_dir.is_symlink():
-            check_replaceable(out_dir, overwrite, is_ours, what)  # again: it may have appeared meanwhile
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def atomic_write_file(path: str | Path, write: Any) -> Path:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` (no half-written file on failure).
-
-    The parent folder is created; an ``OutputError`` names ``path`` when it is a folder or cannot be written.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(path, "is a folder; refusing to replace it with a file (choose another --out)")
-    make_parent(path)
-    clean_leftovers(path)
-    tmp = _partial_name(path)
-    try:
-        tmp.touch(exist_ok=False)
-    except OSError as err:
-        raise OutputError(path, f"cannot be written ({err.strerror})") from None
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        if err.filename is not None and Path(err.filename) in (tmp, path):
-            raise OutputError(path, f"cannot be written ({err.strerror})") from None
-        raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_run(
@@ -330,7 +253,7 @@ def write_run(
         _check_sweep(out_dir / ROBUSTNESS, *_split_logits(out_dir / ROBUSTNESS, sweep, num_classes))
     if attention is not None:
         _check_attention(out_dir / ATTENTION, attention, frame["sample_id"].to_numpy(dtype=str))
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite, is_run_dir, RUN_KIND) as tmp:
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         pq.write_table(table, tmp / PREDICTIONS)
         if attention is not None:

@@ -27,19 +27,21 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from epam_core.analysis.metrics import robustness_curves
 from epam_core.checkpoint import load_checkpoint, nonfinite_weight
 from epam_core.config import InputConfig
 from epam_core.data.crop_cache import CropCache, open_cache
-from epam_core.data.dataset import find_video
+from epam_core.data.dataset import default_videos, find_video
 from epam_core.data.loader import EpamLoader
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
 from epam_core.data.pyskl import load_annotations, select_split
 from epam_core.distributed import DistContext, ShardSampler, gather_by_index
 from epam_core.errors import CheckpointError, DataError, RunError
-from epam_core.evaluation import check_inputs_finite, check_scores_finite, default_videos, evaluate, sha256
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs import ROBUSTNESS, read_run, write_robustness
+from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite, evaluate
+from epam_core.runs.format import ROBUSTNESS, read_run, write_robustness
+from epam_core.runs.manifest import sha256
 
 log = logging.getLogger(__name__)
 
@@ -214,12 +216,6 @@ def robustness_frame(
     return frame.astype({"level": np.float64, "seed": np.int64, "label": np.int64})
 
 
-def accuracy_by_level(table: pd.DataFrame, stream: str = "pose") -> pd.DataFrame:
-    """Top-1 of ``stream`` per (noise, level), averaged over seeds and samples."""
-    correct = (table[f"{stream}_pred"] == table["label"]).rename("top1")
-    return correct.groupby([table["noise"], table["level"]]).mean().reset_index()
-
-
 def run_robustness(
     checkpoint: str | Path,
     annotation: str | Path,
@@ -273,7 +269,8 @@ def run_robustness(
     if ctx.is_main:
         write_robustness(out, table)
         for noise, _ in noises:
-            rows = accuracy_by_level(table[table["noise"] == noise])
+            curves = robustness_curves(table, noise)
+            rows = curves[curves["stream"] == "pose"]
             curve = "  ".join(
                 f"{lv:g}: {100 * acc:.1f}%" for lv, acc in zip(rows["level"], rows["top1"], strict=True)
             )

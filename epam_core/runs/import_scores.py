@@ -24,8 +24,8 @@ import numpy as np
 from epam_core.data.class_names import class_names_from_arg
 from epam_core.data.pyskl import load_annotations, safe_load_pickle, select_split
 from epam_core.errors import DataError, RunError
-from epam_core.evaluation import relative_to_run, resolve_class_names, run_manifest, sha256
-from epam_core.runs import predictions_frame, write_run
+from epam_core.runs.format import predictions_frame, write_run
+from epam_core.runs.manifest import relative_to_run, resolve_class_names, run_manifest, sha256
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from epam_core.analysis import live
 from epam_core.checkpoint import load_checkpoint
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip
+from epam_core.runs import single_clip
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "epam_demo.pt"
 
@@ -45,12 +45,12 @@ def test_rgb_features_once_then_noise_levels_equal_full_forward(cpu_inference: b
     )
     model, cfg = loaded.model, loaded.model.config.input
     clip = synthetic_clip(cfg)
-    rgb_feats = live.clip_rgb_features(model, clip, cfg)
+    rgb_feats = single_clip.clip_rgb_features(model, clip, cfg)
     results = []
     for level in (0.0, 10.0):
         noise = [NoiseSpec("jitter_px", level)] if level else None
-        full = live.forward_clip(model, clip, cfg, noise, seed=2)
-        shared = live.forward_clip(model, clip, cfg, noise, seed=2, rgb_feats=rgb_feats)
+        full = single_clip.forward_clip(model, clip, cfg, noise, seed=2)
+        shared = single_clip.forward_clip(model, clip, cfg, noise, seed=2, rgb_feats=rgb_feats)
         for name in ("rgb_logits", "pose_logits", "fused_logits", "spatial", "temporal"):
             np.testing.assert_allclose(getattr(shared, name), getattr(full, name), rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(shared.keypoint, full.keypoint)

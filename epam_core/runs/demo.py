@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from epam_core.analysis.embedding_map import load_or_compute_maps
+from epam_core.analysis.metrics import robustness_curves, top1_accuracy
 from epam_core.checkpoint import load_checkpoint, save_checkpoint
 from epam_core.data.synth.generate import ANNOTATION_FILE, generate_synthactions
 from epam_core.distributed import DistContext
-from epam_core.evaluation import evaluate
-from epam_core.robustness import accuracy_by_level, run_robustness
-from epam_core.runs import read_run
+from epam_core.runs.evaluate import evaluate
+from epam_core.runs.format import STREAMS, read_run
+from epam_core.runs.robustness import run_robustness
 from epam_core.training import MODEL_FILE, TrainSettings, train
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,14 @@ def run_demo(
 
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
-    """Top-1 of each stream on the run, and pose / fused top-1 against Gaussian joint jitter."""
+    """Top-1 of each stream on the run, and pose / fused top-1 against Gaussian joint jitter (mean over seeds)."""
     run = read_run(run_dir)
-    top1 = {s: float((run.logits(s).argmax(1) == run.labels).mean()) for s in ("rgb", "pose", "fused")}
+    top1 = {s: top1_accuracy(run.preds(s), run.labels) for s in STREAMS}
     numbers: dict[str, Any] = {"top1": top1, "chance": 1 / run.num_classes, "num_samples": len(run.labels)}
     if run.robustness is not None:
-        jitter = run.robustness[run.robustness["noise"] == "jitter_px"]
+        curves = robustness_curves(run.robustness, "jitter_px")
         numbers["jitter_px"] = {
-            s: dict(zip(*accuracy_by_level(jitter, s)[["level", "top1"]].to_numpy().T.tolist(), strict=True))
+            s: dict(zip(*curves[curves["stream"] == s][["level", "top1"]].to_numpy().T.tolist(), strict=True))
             for s in ("pose", "fused")
         }
     return numbers

@@ -16,14 +16,6 @@ from torch import nn
 
 from epam_core.analysis.attention_measures import PARTS
 from epam_core.analysis.attention_report import attention_report
-from epam_core.attention_eval import (
-    BodyGeometryDataset,
-    attention_grid,
-    clip_geometry,
-    forward_with_attention_variants,
-    measure_run,
-)
-from epam_core.attention_measures_file import ATTENTION_MEASURES, read_attention_measures
 from epam_core.checkpoint import load_model, save_checkpoint
 from epam_core.config import build_config
 from epam_core.data.crop import keypoints_to_box
@@ -31,11 +23,19 @@ from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.pipeline import load_clip
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.errors import CheckpointError, RunError
-from epam_core.evaluation import evaluate
 from epam_core.fast import CpuInferenceOptions
 from epam_core.models import build_model
 from epam_core.models.epam_net import EPAMNet
-from epam_core.runs import read_run
+from epam_core.runs.attention_measures_file import ATTENTION_MEASURES, read_attention_measures
+from epam_core.runs.evaluate import evaluate
+from epam_core.runs.format import read_run
+from epam_core.runs.measure_attention import (
+    BodyGeometryDataset,
+    attention_grid,
+    clip_geometry,
+    forward_with_attention_variants,
+    measure_run,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from epam_core.analysis.attention_measures import MEASURE_COLUMNS
 from epam_core.errors import RunError
-from epam_core.runs import MANIFEST, EvalRun, atomic_write_file
+from epam_core.outputs import atomic_write_file
+from epam_core.runs.format import MANIFEST, EvalRun
 
 ATTENTION_MEASURES = "attention_measures.parquet"
 LOGIT_COLUMNS = ("rgb_uniform_logits", "rgb_none_logits")
