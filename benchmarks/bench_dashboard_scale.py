@@ -16,6 +16,7 @@ is not there gives an "n/a" row instead of a crash.
     .venv/bin/python benchmarks/bench_dashboard_scale.py --samples 5000 --classes 120 --repeat 1
     ... --server-only    # the same page scripts in-process through streamlit.testing AppTest (server time)
     ... --out FILE.md    # also write the table as Markdown
+    ... --only confusion # after the first open, only the Confusion page: opening it, its controls, a click
 
 Browser times run from the user's action (key press, click, Enter) to the end of the rerun it caused: the
 app's script state back to notRunning, no skeleton left, and the next animation frame (the charts drawn);
@@ -512,6 +513,23 @@ def confusion_controls(b: Browser, res: Results, filter_text: str) -> None:
     res.measure(what, GOAL_INTERACTION_BROWSER, numbers)
 
 
+def confusion_only(
+    b: Browser, res: Results, args: argparse.Namespace, pages: list[dict], names: list[str]
+) -> None:
+    """``--only confusion``: open the Confusion page (first visit, then again from the Overview), its
+    controls, and a cell click until its samples are listed."""
+    default = next((p for p in pages if p["default"]), pages[0])
+    confusion = next(p for p in pages if p["url_path"] == "confusion")
+    for visit in ("first visit", "again"):
+        res.measure(f"open Confusion ({visit})", GOAL_PAGE, lambda: b.nav(confusion))
+        if visit == "first visit":
+            res.notes += [f"seen on Confusion: {e}" for e in b.errors()]
+            b.nav(default)
+    confusion_controls(b, res, args.filter_text)
+    res.measure("Confusion: click a cell → its samples listed", GOAL_INTERACTION_BROWSER,
+                lambda: click_worst_cell(b, names))  # fmt: skip
+
+
 def click_worst_cell(b: Browser, class_names: list[str]) -> float:
     """Click the most confused off-diagonal cell until the listing of its samples is shown."""
     cell = b.page.evaluate(WORST_CELL)
@@ -554,6 +572,9 @@ def browser_session(
                 if first is not None:
                     res.add("cold start: launch → Overview rendered", None, time.perf_counter() - launched)
                 res.notes += [f"seen on Overview: {e}" for e in b.errors()]
+                if args.only == "confusion":
+                    confusion_only(b, res, args, pages, class_names)
+                    return
 
                 def slider_steps() -> float:
                     box = b.widget("stSlider", "α").get_by_role("slider")
@@ -839,6 +860,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-only", action="store_true", help="time the page scripts in-process (AppTest)"
     )
+    parser.add_argument("--only", choices=["all", "confusion"], default="all",
+                        help="confusion: after the first open, only the Confusion page's rows (browser)")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the table as Markdown to this file")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,35 +34,54 @@ def test_confusion_grid_cells_and_value_threshold():
     cm = np.arange(40 * 40).reshape(40, 40)
     ids = np.array([3, 1, 7])
     fig = figures.confusion_grid(cm, ids, NAMES, "cm")
-    points = fig.data[0]
-    assert len(points.x) == 9 and points.type == "scattergl"
+    points = fig.data[0]  # the invisible click layer
+    assert len(points.x) == 9 and points.type == "scattergl" and points.marker.opacity == 0
+    assert points.selected.marker.opacity == 0 and points.unselected.marker.opacity == 0
     # the cell (true 1, predicted 7): row-major over the shown order 3, 1, 7
     k = 1 * 3 + 2
     assert (points.y[k], points.x[k]) == (1, 2)
     assert points.customdata[k].tolist() == [1, 7, cm[1, 7]]
     assert points.marker.color[k] == cm[1, 7]
     assert "true class 1<br>predicted class 7" == points.hovertext[k]
-    assert list(fig.layout.yaxis.ticktext) == ["class 3", "class 1", "class 7"]
+    picture = fig.data[1]  # the heatmap: z is the matrix in the shown order, x = predicted, y = true
+    assert picture.type == "heatmap" and picture.hoverinfo == "skip"
+    assert np.asarray(picture.z).tolist() == [[cm[t, p] for p in ids] for t in ids]
+    assert (picture.zmin, picture.zmax, picture.colorscale[0][1]) == (0.0, cm[7, 7], "#440154")
     assert list(fig.layout.yaxis.range) == [2.5, -0.5]  # first class on top
-    numbers = fig.data[1]
+    assert fig.layout.xaxis.showticklabels is False and fig.layout.yaxis.showticklabels is False
+    x_names, y_names = (unquote(im.source) for im in fig.layout.images)  # the names, as two pictures
+    assert [n in x_names and n in y_names for n in ("class 3", "class 1", "class 7")] == [True] * 3
+    assert x_names.index("class 3") < x_names.index("class 1") < x_names.index("class 7")
+    numbers = fig.data[2]
     assert numbers.mode == "text" and list(numbers.text) == [str(v) for v in cm[np.ix_(ids, ids)].ravel()]
     sparse = np.zeros((40, 40))
     sparse[1, 7] = 5
     one = figures.confusion_grid(sparse, ids, NAMES, "cm", show_values=True)
-    assert list(one.data[0].x) == [2] and list(one.data[0].y) == [1]  # empty cells are not drawn...
-    assert list(one.data[1].text) == ["5"]
-    assert one.layout.plot_bgcolor == "rgb(68, 1, 84)"  # ... they show the background, viridis at 0
+    assert list(one.data[0].x) == [2] and list(one.data[0].y) == [1]  # empty cells are not clickable...
+    assert list(one.data[2].text) == ["5"]
+    assert one.layout.plot_bgcolor == "rgb(68, 1, 84)"  # ... they show viridis at 0, as the heatmap does
+    assert np.asarray(one.data[1].z)[1, 2] == 5 and np.asarray(one.data[1].z).sum() == 5
     big = figures.confusion_grid(cm, np.arange(40), NAMES, "cm")
-    assert len(big.data) == 1  # numbers hidden above 30 classes
-    wide = figures.confusion_grid(np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm").data[0]
-    assert wide.hovertext is None and "customdata[0]" in wide.hovertemplate  # no 40k name pairs to ship
-    assert len(wide.x) == 200  # the diagonal only
-    ticks = figures.confusion_grid(
-        np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm"
-    ).layout.xaxis
-    assert list(ticks.tickvals) == list(range(0, 200, 2)) and ticks.ticktext[:2] == ("c0", "c2")
+    assert len(big.data) == 2  # numbers hidden above 30 classes
+    wide = figures.confusion_grid(np.eye(200), np.arange(200), [f"c{i}" for i in range(200)], "cm")
+    assert wide.data[0].hovertext is None and "customdata[0]" in wide.data[0].hovertemplate
+    assert len(wide.data[0].x) == 200  # the diagonal only
+    x_names = unquote(wide.layout.images[0].source)  # past 150 classes every other class is named
+    assert ">c0<" in x_names and ">c2<" in x_names and ">c1<" not in x_names
     diff = figures.confusion_grid(cm - cm.T, ids, NAMES, "diff", diverging=True)
     assert diff.data[0].marker.cmin == -diff.data[0].marker.cmax
+    assert diff.data[1].zmin == -diff.data[1].zmax == diff.data[0].marker.cmin
+
+
+def test_confusion_cell_maps_a_click_to_class_ids():
+    order = np.array([3, 1, 7])
+    assert figures.confusion_cell(order, {"x": 2, "y": 1}) == (1, 7)  # x = predicted, y = true
+    assert figures.confusion_cell(order, {"x": 0.0, "y": 2.0, "curve_number": 0}) == (7, 3)
+    # the click layer's point at (x, y) carries the same ids in its customdata
+    fig = figures.confusion_grid(np.arange(40 * 40).reshape(40, 40), order, NAMES, "cm")
+    points = fig.data[0]
+    for x, y, data in zip(points.x, points.y, points.customdata, strict=True):
+        assert figures.confusion_cell(order, {"x": x, "y": y}) == (data[0], data[1])
 
 
 def test_fusion_and_robustness_figures():

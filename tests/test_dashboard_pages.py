@@ -259,6 +259,9 @@ def test_compare_two_runs(tmp_path, monkeypatch):
     assert set(zip(*np.nonzero(expected), strict=True)) <= set(
         map(tuple, cells.tolist())
     )  # no value left out
+    picture = spec["data"][1]  # the heatmap: the difference in the shown order (5 classes: by index)
+    assert picture["type"] == "heatmap"
+    np.testing.assert_allclose(values(picture["z"]).reshape(expected.shape), expected, atol=1e-6)
 
 
 def test_demo_videos_are_regenerated_on_first_use(tmp_path, monkeypatch):

@@ -81,8 +81,8 @@ event = st.plotly_chart(
     config={"toImageButtonOptions": {"format": "svg", "filename": f"confusion_{stream}"}},
 )  # fmt: skip
 points = (event.selection or {}).get("points", []) if event else []
-if points:  # a marker's position (x, y) is its place in the shown order
-    select_cell("click", (int(order[int(points[0]["y"])]), int(order[int(points[0]["x"])])))
+if points:  # a point of the click layer: its (x, y) is the cell's place in the shown order
+    select_cell("click", figures.confusion_cell(order, points[0]))
 st.caption("Click a cell (or pick a pair below) to list its samples.")
 
 st.header("Most confused pairs")

@@ -100,6 +100,41 @@ def per_class_dots(table: pd.DataFrame, title: str = "Per-class accuracy") -> go
     )
 
 
+def _labels_image(names: list[str], cell: int, depth: int, size: int, axis: str, lead: int = 0) -> str:
+    """An SVG picture (data URI) of class names, one per ``cell`` pixels along the axis, ``depth`` pixels
+    across it: x names rotated -60 degrees and hanging from the top edge, y names right-aligned against
+    the right edge; ``lead`` pixels of room before the first x name (long names lean left). One image redraws
+    in milliseconds where plotly's 2 x 120 tick labels take most of a second."""
+    from html import escape
+    from urllib.parse import quote
+
+    along = cell * len(names)
+    w, h = (lead + along, depth) if axis == "x" else (depth, along)
+    style = f"font-family:{FONT['family']};font-size:{size}px;fill:#444"
+    texts = []
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        c = (i + 0.5) * cell + (lead if axis == "x" else 0)
+        if axis == "x":
+            at = f'x="{c:.1f}" y="4" transform="rotate(-60 {c:.1f} 4)" text-anchor="end" dominant-baseline="central"'
+        else:
+            at = f'x="{w - 4}" y="{c:.1f}" text-anchor="end" dominant-baseline="central"'
+        texts.append(f"<text {at}>{escape(name)}</text>")
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'preserveAspectRatio="none" style="{style}">{"".join(texts)}</svg>'
+    )
+    return "data:image/svg+xml;charset=utf-8," + quote(svg)
+
+
+def confusion_cell(class_ids: np.ndarray, point: dict) -> tuple[int, int]:
+    """(true class id, predicted class id) of a clicked point of ``confusion_grid``: its (x, y) is the cell's
+    place in the shown order ``class_ids`` (x = predicted, y = true)."""
+    ids = np.asarray(class_ids)
+    return int(ids[round(float(point["y"]))]), int(ids[round(float(point["x"]))])
+
+
 def confusion_grid(
     matrix: np.ndarray,
     class_ids: np.ndarray,
@@ -109,14 +144,21 @@ def confusion_grid(
     diverging: bool = False,
     show_values: bool | None = None,
 ) -> go.Figure:
-    """A confusion matrix drawn as square WebGL markers, so that a click selects a cell in Streamlit
-    (heatmap clicks are not reported there) and 120 or 400 classes stay fast in the browser.
+    """A confusion matrix drawn as pictures under a transparent click layer, so that a browser redraws it
+    in a few hundred milliseconds at 120 or 400 classes and a click still selects a cell in Streamlit
+    (which reports clicks on markers, not on heatmaps).
 
     ``matrix`` is the full (K, K) array; ``class_ids`` the classes shown, in order: the cell of the i-th shown
-    true class and j-th shown predicted class sits at (x=j, y=i), the first class on top. Only the cells with
-    a value or a sample are drawn (row-major), on a background of the colour of 0, so a sparse 120- or
-    400-class matrix ships a few thousand markers rather than K^2; trace 0's ``customdata`` is (true id,
-    predicted id, count). With ``show_values``, trace 1 writes the value of every drawn cell.
+    true class and j-th shown predicted class sits at (x=j, y=i), the first class on top.
+
+    - trace 0, the click layer: invisible square WebGL markers on the cells with a value or a sample
+      (row-major); it carries the hover and, in ``customdata``, (true id, predicted id, count), and
+      ``marker.color`` is the cell's value. ``confusion_cell`` maps a clicked point to its class ids.
+    - trace 1, the picture: a heatmap whose ``z`` is the matrix in the shown order (one image; the colour
+      scale and its bar).
+    - trace 2 with ``show_values``: the value of every drawn cell as text.
+    - the class names: two SVG pictures in ``layout.images`` (x below, y left of the matrix) instead of tick
+      labels; past TICK_LABELS_MAX classes every k-th class is named.
     """
     ids = np.asarray(class_ids, dtype=np.int64)
     n = len(ids)
@@ -130,7 +172,7 @@ def confusion_grid(
     bound = float(np.abs(values).max()) if values.size else 0.0
     bound = bound or 1.0
     scale = DIVERGING if diverging else SEQUENTIAL
-    colour = {"colorscale": scale, "cmin": -bound if diverging else 0.0, "cmax": bound}
+    low = -bound if diverging else 0.0
     empty = sample_colorscale(scale, [0.5 if diverging else 0.0])[0]  # what a value of 0 looks like
     cell_info = "value %{marker.color:.3f}<br>samples %{customdata[2]}<extra></extra>"
     if n <= HOVER_NAMES_MAX_CLASSES:
@@ -142,6 +184,7 @@ def confusion_grid(
         }
     else:
         hover = {"hovertemplate": "true class %{customdata[0]}<br>predicted %{customdata[1]}<br>" + cell_info}
+    invisible = {"marker": {"opacity": 0}}
     traces = [
         go.Scattergl(
             x=p_idx,
@@ -151,12 +194,24 @@ def confusion_grid(
                 "symbol": "square",
                 "size": cell,
                 "color": values.astype(np.float32),
-                "showscale": True,
-                **colour,
+                "colorscale": scale,
+                "cmin": low,
+                "cmax": bound,
+                "opacity": 0,
             },
+            selected=invisible,
+            unselected=invisible,
             customdata=np.stack([ids[t_idx], ids[p_idx], cnt[t_idx, p_idx]], axis=1),
             **hover,
-        )
+        ),
+        go.Heatmap(
+            z=sub.astype(np.float32),
+            colorscale=scale,
+            zmin=low,
+            zmax=bound,
+            hoverinfo="skip",
+            colorbar={"thickness": 20, "x": 1.0, "xanchor": "left", "xpad": 10},
+        ),
     ]
     if show_values:
         is_int = np.allclose(values, np.round(values))
@@ -173,27 +228,47 @@ def confusion_grid(
                 hoverinfo="skip",
             )
         )
-    side = cell * n + 200
     step = -(-n // TICK_LABELS_MAX)  # every class named up to TICK_LABELS_MAX, then every step-th
-    tick = {
-        "tickmode": "array",
-        "tickvals": list(range(0, n, step)),
-        "ticktext": names[::step],
-        "showgrid": False,
-        "zeroline": False,
-        "tickfont": {"size": max(6, min(12, cell // 2))},
-        "range": [-0.5, n - 0.5],
-    }
+    named = [name if i % step == 0 else "" for i, name in enumerate(names)]
+    font = max(6, min(12, cell // 2))
+    margin = {"l": 140, "b": 140, "t": 60, "r": 100}  # r: the colour bar; the plot area is n x n cells
+    side = cell * n  # the plot area in pixels, both ways: margins fixed, the colour bar inside margin r
+    # in the axes' domains (0-1 over the plot area, not clipped to it); the axes are fixed (no zoom or pan)
+    labels = {"xref": "x domain", "yref": "y domain", "layer": "above", "sizing": "stretch"}
+    depth_x, depth_y = margin["b"] - 30, margin["l"] - 30
+    images = [
+        {  # the names under the plot area
+            **labels,
+            "source": _labels_image(named, cell, depth_x, font, "x", lead=margin["l"]),
+            "x": -margin["l"] / side,
+            "y": 0,
+            "sizex": 1 + margin["l"] / side,
+            "sizey": depth_x / side,
+            "xanchor": "left",
+            "yanchor": "top",
+        },
+        {  # the names left of it
+            **labels,
+            "source": _labels_image(named, cell, depth_y, font, "y"),
+            "x": 0,
+            "y": 1,
+            "sizex": depth_y / side,
+            "sizey": 1,
+            "xanchor": "right",
+            "yanchor": "top",
+        },
+    ]
+    axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True}
     fig = go.Figure(traces)
-    fig.update_layout(showlegend=False, plot_bgcolor=empty)
+    fig.update_layout(showlegend=False, plot_bgcolor=empty, images=images)
     return _layout(
         fig,
         title,
-        width=side + 60,
-        height=side,
-        xaxis={**tick, "title": "predicted", "tickangle": -60, "side": "bottom"},
-        yaxis={**tick, "title": "true", "range": [n - 0.5, -0.5]},  # first class on top
-        margin={"l": 140, "b": 140, "t": 60, "r": 20},
+        width=margin["l"] + side + margin["r"],
+        height=margin["t"] + side + margin["b"],
+        xaxis={**axis, "title": {"text": "predicted", "standoff": depth_x}, "range": [-0.5, n - 0.5]},
+        yaxis={**axis, "title": {"text": "true", "standoff": depth_y}, "range": [n - 0.5, -0.5]},
+        margin=margin,
     )
 
 
