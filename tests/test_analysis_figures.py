@@ -84,6 +84,22 @@ def test_confusion_cell_maps_a_click_to_class_ids():
         assert figures.confusion_cell(order, {"x": x, "y": y}) == (data[0], data[1])
 
 
+def test_confusion_grid_margins_hold_the_names():
+    """The name pictures sit in the margins (no automatic margins for images): the margins grow with the
+    longest name, and a name past NAME_MAX_PX is cut with an ellipsis (the hover keeps it whole)."""
+    cm = np.eye(3)
+    short = figures.confusion_grid(cm, np.arange(3), ["a", "b", "c"], "cm")
+    names = ["a", "A049 use a fan (with hand or paper)/feeling warm", "c"]
+    long = figures.confusion_grid(cm, np.arange(3), names, "cm")
+    font = max(6, min(12, int(np.clip(640 // 3, 5, 56)) // 2))
+    assert long.layout.margin.l > short.layout.margin.l and long.layout.margin.b > short.layout.margin.b
+    cut = max(4, int(figures.NAME_MAX_PX / (figures.NAME_CHAR_EM * font)))
+    y_names = unquote(long.layout.images[1].source)
+    assert names[1][: cut - 1] + "…" in y_names and names[1] not in y_names
+    assert long.layout.margin.l >= cut * figures.NAME_CHAR_EM * font  # the cut name fits left of the matrix
+    assert names[1] in long.data[0].hovertext[1]
+
+
 def test_fusion_and_robustness_figures():
     sweep = pd.DataFrame({"alpha": [0.0, 0.5, 1.0], "top1": [0.5, 0.8, 0.6], "mean_class": [0.4, 0.7, 0.5]})
     fig = figures.fusion_sweep(sweep, 0.5, alpha=0.3)

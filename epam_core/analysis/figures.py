@@ -22,6 +22,8 @@ HOVER_NAMES_MAX_CLASSES = (
     150  # above, a cell's hover names class ids (400^2 name pairs would be ~6 MB of JSON)
 )
 FONT = {"family": "Liberation Sans, Arial, Helvetica, sans-serif", "size": 13}
+NAME_CHAR_EM = 0.6  # a generous mean character width of FONT, in font sizes (to size the margins for names)
+NAME_MAX_PX = 260  # class names on the confusion matrix's axes are cut to this width
 
 
 def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
@@ -128,6 +130,13 @@ def _labels_image(names: list[str], cell: int, depth: int, size: int, axis: str,
     return "data:image/svg+xml;charset=utf-8," + quote(svg)
 
 
+def _shortened(names: list[str], font: int) -> list[str]:
+    """Names cut to NAME_MAX_PX at ``font`` pixels (an ellipsis marks the cut; the hover has them whole), so
+    the margins that hold them stay bounded."""
+    limit = max(4, int(NAME_MAX_PX / (NAME_CHAR_EM * font)))
+    return [name if len(name) <= limit else name[: limit - 1] + "…" for name in names]
+
+
 def confusion_cell(class_ids: np.ndarray, point: dict) -> tuple[int, int]:
     """(true class id, predicted class id) of a clicked point of ``confusion_grid``: its (x, y) is the cell's
     place in the shown order ``class_ids`` (x = predicted, y = true)."""
@@ -229,13 +238,15 @@ def confusion_grid(
             )
         )
     step = -(-n // TICK_LABELS_MAX)  # every class named up to TICK_LABELS_MAX, then every step-th
-    named = [name if i % step == 0 else "" for i, name in enumerate(names)]
     font = max(6, min(12, cell // 2))
-    margin = {"l": 140, "b": 140, "t": 60, "r": 100}  # r: the colour bar; the plot area is n x n cells
-    side = cell * n  # the plot area in pixels, both ways: margins fixed, the colour bar inside margin r
+    named = _shortened([name if i % step == 0 else "" for i, name in enumerate(names)], font)
+    name_px = max((len(name) for name in named), default=0) * NAME_CHAR_EM * font  # the longest name's width
+    # the pictures' depth across their axis: y names run flat, x names at -60 degrees (sin 60 = 0.87)
+    depth_x, depth_y = int(0.87 * name_px) + 8, int(name_px) + 8
+    margin = {"l": depth_y + 30, "b": depth_x + 30, "t": 60, "r": 100}  # 30: the axis title; r: colour bar
+    side = cell * n  # the plot area in pixels, both ways: the plot area is n x n cells
     # in the axes' domains (0-1 over the plot area, not clipped to it); the axes are fixed (no zoom or pan)
     labels = {"xref": "x domain", "yref": "y domain", "layer": "above", "sizing": "stretch"}
-    depth_x, depth_y = margin["b"] - 30, margin["l"] - 30
     images = [
         {  # the names under the plot area
             **labels,
