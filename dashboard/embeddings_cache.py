@@ -164,7 +164,10 @@ def neighbours(run: EvalRun, emb: Embeddings, space: str, sample_id: str, k: int
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _row_of(path: str, stamp: Stamp, _emb: Embeddings) -> dict[str, int]:
-    return {str(sample_id): row for row, sample_id in enumerate(_emb.sample_ids)}
+    rows: dict[str, int] = {}
+    for row, sample_id in enumerate(_emb.sample_ids.tolist()):
+        rows.setdefault(sample_id, row)  # the first, as ``Embeddings.index_of``
+    return rows
 
 
 def row_of(run: EvalRun, emb: Embeddings) -> dict[str, int]:
