@@ -2,9 +2,14 @@
 embeddings (RGB 432-d, pose 216-d, float16), its projections, the cached map, and the Embeddings page.
 
 Prints a Markdown table (seconds, MB). The page is timed server side with Streamlit's AppTest (the script
-run, cached map and figure) and, with ``--browser``, in headless Chromium against `streamlit run`.
+run, cached map and figure; a lasso; each choice of "Points drawn" with its chart's JSON size) and, with
+``--browser``, in headless Chromium against `streamlit run` (opened by URL and by its sidebar link, a new
+colouring, the hover, reruns that keep the chart, each choice of points drawn). A browser step ends when the
+script has run and plotly holds the new figure, plus two animation frames; every browser time includes the
+0.3 s pause of ``wait_for_app_run``.
 
-    .venv/bin/python benchmarks/bench_embeddings.py [--samples 50000] [--classes 120] [--browser]
+    .venv/bin/python benchmarks/bench_embeddings.py [--samples 50000] [--classes 120] [--browser] [--out DIR]
+    .venv/bin/python benchmarks/bench_embeddings.py --out DIR --reuse --browser   # the run and maps exist
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from epam_core.runs.format import new_manifest, predictions_frame, read_run, wri
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS: list[tuple[str, str]] = []
+ROWS_BY_DRAW: dict[str, list[tuple[float, int]]] = {}  # browser: points drawn -> [(seconds, points)]
 
 
 def row(what: str, value: str) -> None:
@@ -167,7 +173,8 @@ def main() -> int:
 
 
 def page_latency(run_dir: Path, method: str) -> None:
-    """The Embeddings page server side (AppTest): first open (run read, embeddings, figure), then reruns."""
+    """The Embeddings page server side (AppTest): first open (run read, embeddings, figure), then reruns, with
+    the page's default sample of points and with every point drawn (the chart's JSON size for each)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -181,62 +188,162 @@ def page_latency(run_dir: Path, method: str) -> None:
     at.switch_page("app_pages/embeddings.py").run()
     first = time.perf_counter() - tic
     assert not at.exception and at.get("plotly_chart"), [e.message for e in at.exception]
-    times = []
-    for _ in range(3):
+
+    def timed(step) -> float:
         tic = time.perf_counter()
-        at.run()
-        times.append(time.perf_counter() - tic)
-    tic = time.perf_counter()
-    at.selectbox(key="emb_colour").set_value("stream agreement").run()
-    colour = time.perf_counter() - tic
-    tic = time.perf_counter()
-    at.selectbox(key="emb_space").set_value("pose").run()
-    space = time.perf_counter() - tic
-    row("page, server side (AppTest): first open / rerun (median of 3) / new colouring / new map",
-        f"{first:.2f} / {np.median(times):.2f} / {colour:.2f} / {space:.2f} s")  # fmt: skip
+        step()
+        return time.perf_counter() - tic
+
+    def spec_mb() -> float:
+        return len(at.get("plotly_chart")[0].proto.spec) / 2**20
+
+    draws = [o for o in at.selectbox(key="emb_draw").options] if any(
+        s.key == "emb_draw" for s in at.selectbox
+    ) else ["all"]  # fmt: skip
+    default = at.selectbox(key="emb_draw").value if len(draws) > 1 else "all"
+    reruns = [timed(at.run) for _ in range(3)]
+    colour = timed(lambda: at.selectbox(key="emb_colour").set_value("stream agreement").run())
+    space = timed(lambda: at.selectbox(key="emb_space").set_value("pose").run())
+    row(f"page, server side (AppTest), {default} points drawn: first open / rerun (median of 3) / new "
+        "colouring / new map", f"{first:.2f} / {np.median(reruns):.2f} / {colour:.2f} / {space:.2f} s")  # fmt: skip
+    xy = embedding_map.cached_maps(read_run(run_dir), method).xy["pose"]
+    lo, hi = xy.min(0), xy.max(0)
+    angle = np.linspace(0, 2 * np.pi, 40)
+    lasso = {"lasso": [{"x": list((lo[0] + hi[0]) / 2 + (hi[0] - lo[0]) / 3 * np.cos(angle)),
+                        "y": list((lo[1] + hi[1]) / 2 + (hi[1] - lo[1]) / 3 * np.sin(angle))}]}  # fmt: skip
+    at.session_state["emb_selection"] = {**lasso, "map": (method, "pose")}
+    with_lasso = timed(at.run)
+    lasso_reruns = [timed(at.run) for _ in range(3)]
+    row("page, server side: a lasso's first rerun / later reruns (median of 3; its clips listed, rows cached)",
+        f"{with_lasso:.2f} / {np.median(lasso_reruns):.2f} s")  # fmt: skip
+    at.session_state["emb_selection"] = {}
+    for draw in draws:
+        if len(draws) > 1:  # a page without the choice draws every clip
+            at.selectbox(key="emb_draw").set_value(draw).run()
+        changed = np.median([timed(at.run) for _ in range(3)])
+        row(f"page, server side, {draw} points drawn: rerun (median of 3) / chart JSON",
+            f"{changed:.2f} s / {spec_mb():.1f} MB")  # fmt: skip
     row("peak RSS after the page", f"{rss_mb():.0f} MB")
 
 
 def browser_latency(runs_root: Path, method: str) -> None:
-    """Headless Chromium against `streamlit run`: page open with the cached map, a colouring change."""
+    """Headless Chromium against `streamlit run`: page open with the cached map and the default points drawn,
+    each choice of points drawn, a colouring change, the classes in the hover. A step ends when the script
+    has run and plotly holds the new figure's points (then one animation frame for WebGL to draw them)."""
     sys.path[:0] = [str(REPO / "tests" / "e2e"), str(REPO / "tests")]
     from conftest import ARGS, CHROMIUM, start_server
     from playwright.sync_api import sync_playwright
     from test_dashboard_browser import wait_for_app_run
 
+    shown_js = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')].find(
+            g => g.data && g.data.length && g.data[0].type === 'scattergl');
+        if (!gd || !gd._fullData) return null;
+        const n = gd._fullData.reduce((n, t) => n + (t.x ? t.x.length : 0), 0);
+        return [n, gd.data.length, gd.data[0].name, String(gd.data[0].text[0])].join('|'); }"""
     proc, url, _ = start_server(runs_root, runs_root / "streamlit.log")
     try:
         with sync_playwright() as p:
             page = p.chromium.launch(executable_path=CHROMIUM, args=ARGS).new_page(
                 viewport={"width": 1400, "height": 1000}
             )
-            page.goto(url)
-            wait_for_app_run(page, timeout=600_000)  # Overview: the run is read once
-            opens = []
-            for _ in range(3):
-                tic = time.perf_counter()
-                page.goto(f"{url}/embeddings")
+
+            def settle(before: str | None = None) -> str:
+                """Until the script has run and plotly holds a figure other than ``before``, drawn."""
                 wait_for_app_run(page, timeout=600_000)
-                if method != "umap":  # a new session starts on UMAP: choosing the method is part of the open
-                    page.get_by_test_id("stSelectbox").filter(has_text="Projection").click()
-                    page.get_by_role("option", name=method.upper(), exact=True).click()
-                    wait_for_app_run(page, timeout=600_000)
-                page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=600_000)
+                page.wait_for_function(
+                    f"b => {{ const s = ({shown_js})(); return s !== null && s !== b; }}", arg=before,
+                    timeout=600_000,
+                )  # fmt: skip
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                return page.evaluate(shown_js)
+
+            def choose(label: str, option: str) -> None:
+                for attempt in range(3):  # the list sometimes does not open on the first click
+                    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+                    try:
+                        page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+                        return
+                    except Exception:
+                        if attempt == 2:
+                            raise
+                        page.keyboard.press("Escape")
+
+            def nav(title: str) -> None:
+                page.get_by_test_id("stSidebarNavLink").filter(
+                    has=page.get_by_text(title, exact=True)
+                ).click()
+
+            tic = time.perf_counter()
+            page.goto(f"{url}/embeddings")  # a new session: the frontend loads, the run is read once
+            wait_for_app_run(page, timeout=600_000)
+            if method != "umap":  # a new session starts on UMAP
+                choose("Projection", method.upper())
+            shown = settle()
+            load = time.perf_counter() - tic
+            opens = []
+            for _ in range(3):  # Overview, then Embeddings by the sidebar link, as a user switches pages
+                nav("Overview")
+                wait_for_app_run(page, timeout=600_000)
+                tic = time.perf_counter()
+                nav("Embeddings")
+                shown = settle()
                 opens.append(time.perf_counter() - tic)
+            points = int(shown.split("|")[0])
+            tic = time.perf_counter()
+            choose("Colour by", "stream agreement")
+            shown = settle(shown)
+            colour = time.perf_counter() - tic
+            row(f"page in Chromium, {points:,} points drawn (the default): URL loaded in a new tab (frontend, "
+                "session, server's first run) / opened by its sidebar link (median of 3) / new colouring",
+                f"{load:.2f} / {np.median(opens):.2f} / {colour:.2f} s")  # fmt: skip
             tic = time.perf_counter()
             page.get_by_test_id("stCheckbox").filter(has_text="Classes in the hover").click()
-            wait_for_app_run(page, timeout=600_000)
-            page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=600_000)
-            row("page in Chromium: classes in the hover switched on", f"{time.perf_counter() - tic:.2f} s")
-            tic = time.perf_counter()
-            page.get_by_test_id("stSelectbox").filter(has_text="Colour by").click()
-            page.get_by_role("option", name="stream agreement", exact=True).click()
-            wait_for_app_run(page, timeout=600_000)
-            colour = time.perf_counter() - tic
+            shown = settle(shown)
+            row("page in Chromium: classes in the hover switched", f"{time.perf_counter() - tic:.2f} s")
+
+            def keep_chart_reruns(drawn: str) -> None:
+                field = page.get_by_test_id("stNumberInputField")  # Neighbours: the chart stays as it is
+                times = []
+                for k in (11, 10, 11):
+                    field.fill(str(k))
+                    tic = time.perf_counter()
+                    field.press("Enter")
+                    wait_for_app_run(page, timeout=600_000)
+                    times.append(time.perf_counter() - tic)
+                row(f"page in Chromium: a rerun that keeps the chart (neighbours 10 <-> 11), {drawn} drawn",
+                    " / ".join(f"{t:.2f}" for t in times) + " s")  # fmt: skip
+
+            options = page.get_by_test_id("stSelectbox").filter(has_text="Points drawn")
+            if not options.count():  # every clip drawn: hover back to the page's default first
+                page.get_by_test_id("stCheckbox").filter(has_text="Classes in the hover").click()
+                shown = settle(shown)
+                keep_chart_reruns(f"all {points:,}")
+            else:
+                options.click()
+                names = page.get_by_role("option").all_inner_texts()
+                page.keyboard.press("Escape")
+                current = options.inner_text().split("\n")[-1].strip()
+                for name in [*names, *names]:  # twice each, in turn
+                    if name == current:  # choosing the shown option changes nothing: step past it first
+                        continue
+                    tic = time.perf_counter()
+                    choose("Points drawn", name)
+                    shown = settle(shown)
+                    ROWS_BY_DRAW.setdefault(name, []).append(
+                        (time.perf_counter() - tic, int(shown.split("|")[0]))
+                    )
+                    current = name
+                for name in (names[-1], f"{points:,}"):  # every point, then the default sample
+                    if name != current:
+                        choose("Points drawn", name)
+                        shown = settle(shown)
+                        current = name
+                    keep_chart_reruns(name)
+                for name, runs in ROWS_BY_DRAW.items():
+                    row(f"page in Chromium: Points drawn -> {name} ({runs[0][1]:,} drawn, colour by stream "
+                        "agreement)", " / ".join(f"{t:.2f}" for t, _ in runs) + " s")  # fmt: skip
             with open(f"/proc/{proc.pid}/status") as f:
                 hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
-        row("page in Chromium (hover: clip and group): open (first / median of later) / new colouring",
-            f"{opens[0]:.2f} / {np.median(opens[1:]):.2f} / {colour:.2f} s")  # fmt: skip
         row("dashboard server peak RSS (VmHWM)", f"{hwm / 1024:.0f} MB")
     finally:
         proc.terminate()

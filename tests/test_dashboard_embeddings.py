@@ -12,9 +12,11 @@ from streamlit.testing.v1 import AppTest
 from test_dashboard_fixture import CLASSES, NUM_SAMPLES, make_run
 from test_dashboard_pages import app, plotly_specs, values
 
+from dashboard import embeddings_cache
 from epam_core.analysis.embedding_map import (
     cached_maps,
     colour_groups,
+    drawn_rows,
     load_or_compute_maps,
     rows_in_selection,
 )
@@ -119,6 +121,50 @@ def test_lasso_selection_matches_the_library(runs):
     assert 0 < len(expected) < NUM_SAMPLES
     listing = next(d.value for d in at.dataframe if "fused prediction" in d.value.columns)
     assert listing["sample_id"].tolist() == expected.tolist()
+
+
+def test_above_the_limit_a_sample_is_drawn_and_a_box_selects_undrawn_clips_too(runs, monkeypatch):
+    monkeypatch.setattr(embeddings_cache, "DRAW_MAX", 10)  # the 30-clip run as if it were a large one
+    monkeypatch.setattr(embeddings_cache, "DRAW_CHOICES", (10, 20, 50))
+    run = read_run(runs / "run")
+    xy = cached_maps(run, "pca").xy["rgb"]
+    at = embeddings_page(emb_method="pca")
+    assert [str(o) for o in at.selectbox(key="emb_draw").options] == ["10", "20", "all 30"]
+    codes, groups = colour_groups("true class", run.labels, predicted_classes(run), CLASSES)
+    expected = drawn_rows(codes, 10)
+    assert len(expected) == 10 and set(codes[expected]) == set(codes)
+    traces = scatter(at)["data"]
+    rows = np.concatenate([values(t["customdata"]) for t in traces])  # the points' rows in the run
+    np.testing.assert_array_equal(np.sort(rows), expected)
+    np.testing.assert_allclose(np.concatenate([values(t["x"]) for t in traces]), xy[rows, 0], atol=1e-5)
+    assert traces[0]["text"][0].startswith(f"<b>{run.sample_ids[rows[0]]}</b><br>true")
+    assert [t["name"] for t in traces] == [f"{g} ({(codes == i).sum()})" for i, g in enumerate(groups[:5])]
+    assert any("**10 of 30 clips**" in c.value for c in at.caption)
+    # a box over most of the map lists every clip inside, the undrawn ones too
+    x0, x1 = np.quantile(xy[:, 0], [0.05, 0.95])
+    at.session_state["emb_selection"] = {"box": [{"x": [x0, x1], "y": [-1e9, 1e9]}], "map": ("pca", "rgb")}
+    at.run()
+    inside = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1))
+    assert len(np.setdiff1d(inside, expected)) > 10
+    listing = next(
+        d.value for d in at.dataframe if "fused prediction" in d.value.columns and "cosine" not in d.value
+    )
+    assert listing["sample_id"].tolist() == run.sample_ids[inside].tolist()
+    # another colouring, another stratified sample of the same size; "all" draws every clip
+    at.selectbox(key="emb_colour").set_value("right / wrong").run()
+    rw, _ = colour_groups("right / wrong", run.labels, predicted_classes(run), CLASSES)
+    shown = np.concatenate([values(t["customdata"]) for t in scatter(at)["data"]])
+    np.testing.assert_array_equal(np.sort(shown), drawn_rows(rw, 10))
+    at.selectbox(key="emb_draw").set_value("all").run()
+    shown = np.concatenate([values(t["customdata"]) for t in scatter(at)["data"]])
+    assert sorted(shown.tolist()) == list(range(NUM_SAMPLES))
+    assert not any("of 30 clips" in c.value for c in at.caption)
+
+
+def test_small_runs_draw_every_clip_without_a_choice(runs):
+    at = embeddings_page(emb_method="pca")
+    assert not any(s.key == "emb_draw" for s in at.selectbox)
+    assert sum(len(values(t["customdata"])) for t in scatter(at)["data"]) == NUM_SAMPLES
 
 
 def test_uncomputed_map_is_computed_once_on_demand(runs):

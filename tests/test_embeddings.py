@@ -16,6 +16,7 @@ from epam_core.analysis import embedding_map
 from epam_core.analysis.embedding_map import (
     cached_maps,
     colour_groups,
+    drawn_rows,
     load_or_compute_maps,
     map_path,
     project,
@@ -237,6 +238,61 @@ def test_selection_returns_exactly_the_points_inside():
     click = {"points": [{"customdata": [7], "x": 0, "y": 0}, {"customdata": 3}]}
     assert rows_in_selection(xy, click).tolist() == [3, 7]
     assert rows_in_selection(xy, {"box": [], "lasso": [], "points": []}).size == 0
+
+
+def test_drawn_sample_is_seeded_stratified_and_everything_below_the_limit():
+    rng = np.random.default_rng(2)
+    codes = rng.choice(120, size=20_000, p=np.r_[np.full(119, 0.995 / 119), 0.005])  # class 119: ~100 clips
+    codes[:3] = 120  # a class of 3 clips
+    drawn = drawn_rows(codes, 6_000)
+    assert len(drawn) == 6_000 and np.array_equal(drawn, np.unique(drawn))  # sorted, no repeats
+    np.testing.assert_array_equal(drawn, drawn_rows(codes, 6_000))  # same seed, same points
+    np.testing.assert_array_equal(drawn, drawn_rows(codes.copy(), 6_000, seed=0))
+    assert not np.array_equal(drawn, drawn_rows(codes, 6_000, seed=1))
+    assert set(codes[drawn]) == set(codes)  # every class present is drawn
+    per_class = np.bincount(codes[drawn], minlength=121)
+    assert per_class[120] == 3  # a class smaller than MIN_DRAWN_PER_GROUP is drawn whole
+    assert per_class[119] >= embedding_map.MIN_DRAWN_PER_GROUP
+    big = np.bincount(codes, minlength=121)[:119]  # the rest in proportion, within one clip of it
+    floor = embedding_map.MIN_DRAWN_PER_GROUP
+    expected = floor + (6_000 - per_class[119:].sum() - 119 * floor) * (big - floor) / (big - floor).sum()
+    assert np.abs(per_class[:119] - expected).max() < 1
+    for limit in (20_000, 25_000, None):  # at or below the limit: every clip
+        np.testing.assert_array_equal(drawn_rows(codes, limit), np.arange(20_000))
+    assert set(codes[drawn_rows(codes, 50)]) == set(codes)  # more classes than points allowed: one of each
+    assert len(drawn_rows(codes, 50)) == 121
+
+
+def _inside_polygon(xy: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Brute force even-odd rule: does a rightward ray from each point cross an odd number of edges."""
+    x, y = xy[:, :1].astype(np.float64), xy[:, 1:].astype(np.float64)  # (S, 1)
+    x0, y0, x1, y1 = px, py, np.roll(px, -1), np.roll(py, -1)  # (V,) edges
+    straddles = (y0 > y) != (y1 > y)  # (S, V)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross_x = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return ((straddles & (x < cross_x)).sum(axis=1) % 2).astype(bool)
+
+
+def test_region_selection_holds_every_clip_inside_drawn_or_not():
+    rng = np.random.default_rng(3)
+    xy = rng.normal(size=(30_000, 2)).astype(np.float32) * [3, 2]
+    codes = rng.integers(0, 40, len(xy))
+    drawn = np.zeros(len(xy), bool)
+    drawn[drawn_rows(codes, 3_000)] = True  # a tenth of the clips
+    box = {"x": [2.5, -1.0], "y": [-0.5, 1.5]}
+    angle = np.linspace(0, 2 * np.pi, 25)[:-1]
+    radius = np.where(np.arange(24) % 2, 1.5, 4.0)  # a 12-pointed star: not convex
+    star = {"x": (1 + radius * np.cos(angle)).tolist(), "y": (radius * np.sin(angle)).tolist()}
+    in_box = (xy[:, 0] >= -1) & (xy[:, 0] <= 2.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= 1.5)
+    in_star = _inside_polygon(xy, np.asarray(star["x"]), np.asarray(star["y"]))
+    for selection, inside in (
+        ({"box": [box]}, in_box),
+        ({"lasso": [star]}, in_star),
+        ({"box": [box], "lasso": [star], "points": [{"customdata": 0}]}, in_box | in_star),
+    ):
+        rows = rows_in_selection(xy, selection)
+        np.testing.assert_array_equal(rows, np.flatnonzero(inside))
+        assert (~drawn[rows]).sum() > 5 * drawn[rows].sum()  # mostly clips that are not drawn
 
 
 def test_nearest_neighbours_match_scikit_learn(tmp_path):

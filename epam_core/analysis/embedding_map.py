@@ -214,6 +214,42 @@ def colour_groups(
     raise ValueError(f"unknown colouring {colour_by!r}; choose one of {COLOUR_BY}")
 
 
+DRAW_SEED = 0
+MIN_DRAWN_PER_GROUP = 30  # clips of each colour group a sample keeps (all of a smaller group)
+
+
+def drawn_rows(codes: np.ndarray, limit: int | None, seed: int = DRAW_SEED) -> np.ndarray:
+    """The rows of the points a map draws (sorted): every row when ``limit`` is None or there are at most
+    ``limit``, else a seeded sample of ``limit`` stratified by ``codes`` (the colour group of each row).
+
+    Each group present keeps ``min(its size, MIN_DRAWN_PER_GROUP)`` rows (fewer when there are too many
+    groups for ``limit``, but at least one: every group present is drawn, so a sample may exceed ``limit``
+    when there are more groups than ``limit``); the rest of ``limit`` is shared in proportion to the
+    groups' remaining sizes (largest remainders). Within a group, the rows of lowest rank in one seeded
+    permutation of all rows are drawn: the same codes, limit and seed draw the same points.
+    """
+    codes = np.asarray(codes)
+    n = len(codes)
+    if limit is None or n <= limit:
+        return np.arange(n, dtype=np.int64)
+    present, counts = np.unique(codes, return_counts=True)
+    floor = max(1, min(MIN_DRAWN_PER_GROUP, limit // len(present)))
+    quota = np.minimum(counts, floor)
+    rest = limit - int(quota.sum())
+    if rest > 0:
+        spare = counts - quota
+        share = rest * spare / spare.sum()
+        extra = np.floor(share).astype(np.int64)
+        left = rest - int(extra.sum())  # to the largest remainders, ties to the earlier group
+        extra[np.lexsort((np.arange(len(share)), -(share - extra)))[:left]] += 1
+        quota += extra
+    rank = np.random.default_rng(seed).permutation(n)  # (n,) the draw order of each row
+    order = np.lexsort((rank, codes))  # rows by group, then by rank
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])  # where each group begins in ``order``
+    keep = np.concatenate([order[s : s + q] for s, q in zip(start, quota, strict=True)])
+    return np.sort(keep).astype(np.int64)
+
+
 def rows_in_selection(xy: np.ndarray, selection: dict[str, Any]) -> np.ndarray:
     """Rows of ``xy`` (S, 2) inside a plotly box or lasso selection (Streamlit's ``event.selection``: ``box``
     [{"x": [x0, x1], "y": [y0, y1]}], ``lasso`` [{"x": [...], "y": [...]}], the union of all), sorted.
