@@ -9,8 +9,7 @@ import streamlit as st
 
 from dashboard import analysis_cache, selection
 from epam_core.analysis import confusion, figures
-
-STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
+from epam_core.runs.format import STREAMS
 
 
 def select_cell(source: str, cell: tuple[int, int]) -> None:
@@ -38,7 +37,9 @@ views = ["one stream", "difference of two streams"] + (
     ["difference of two runs"] if other is not None else []
 )
 view = c1.radio("Show", views, key="cm_view")
-stream = c2.selectbox("Stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=2, key="cm_stream")
+stream = c2.selectbox(
+    "Stream", list(STREAMS), format_func=figures.STREAM_LABELS.get, index=2, key="cm_stream"
+)
 norm = c3.selectbox(
     "Normalise", confusion.NORMALISATIONS, key="cm_norm",
     format_func={"true": "by true class (recall)", "pred": "by prediction (precision)", "none": "raw counts"}.get,
@@ -56,20 +57,20 @@ if len(shown) == 0:
     st.stop()
 matrix = confusion.normalise(counts, "true" if norm == "none" and view != "one stream" else norm)
 diverging = False
-title = f"{STREAM_NAMES[stream]} stream" + ("" if norm == "none" else f" (normalised by {norm})")
+title = f"{figures.STREAM_LABELS[stream]} stream" + ("" if norm == "none" else f" (normalised by {norm})")
 if view == "difference of two streams":
     base = c2.selectbox(
-        "minus stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=0, key="cm_base"
+        "minus stream", list(STREAMS), format_func=figures.STREAM_LABELS.get, index=0, key="cm_base"
     )
     matrix = confusion.difference(
         counts, analysis_cache.confusion_counts(run, base), "true" if norm == "none" else norm
     )
-    diverging, title = True, f"{STREAM_NAMES[stream]} − {STREAM_NAMES[base]}"
+    diverging, title = True, f"{figures.STREAM_LABELS[stream]} − {figures.STREAM_LABELS[base]}"
 elif view == "difference of two runs" and other is not None:
     matrix = confusion.difference(
         counts, analysis_cache.confusion_counts(other, stream), "true" if norm == "none" else norm
     )
-    diverging, title = True, f"{run.path.name} − {other.path.name} ({STREAM_NAMES[stream]})"
+    diverging, title = True, f"{run.path.name} − {other.path.name} ({figures.STREAM_LABELS[stream]})"
 order = analysis_cache.class_order(run, stream, order_by)
 order = order[np.isin(order, shown)]
 values = st.toggle("Show numbers", value=len(order) <= figures.VALUES_MAX_CLASSES, key="cm_values")
@@ -117,13 +118,13 @@ pred_id = right.selectbox(
 members = confusion.cell_samples(run.sample_ids, run.labels, run.preds(stream), true_id, pred_id)
 st.markdown(
     f"**{len(members)} samples** of *{run.class_names[true_id]}* predicted as *{run.class_names[pred_id]}* "
-    f"by the {STREAM_NAMES[stream]} stream"
+    f"by the {figures.STREAM_LABELS[stream]} stream"
 )
 if len(members):
     rows = np.array([run.index_of(m) for m in members])
     listing = pd.DataFrame(
         {"sample_id": members}
-        | {f"{s} prediction": [run.class_names[p] for p in run.preds(s)[rows]] for s in STREAM_NAMES}
+        | {f"{s} prediction": [run.class_names[p] for p in run.preds(s)[rows]] for s in STREAMS}
     )
     st.dataframe(listing, hide_index=True, key="cm_members")
     chosen = st.selectbox("Sample", list(members), key="cm_sample")

@@ -9,13 +9,13 @@ import streamlit as st
 
 from dashboard import embeddings_cache, selection
 from dashboard import session_keys as keys
-from epam_core.analysis import embedding_map, paper_figures
+from epam_core.analysis import embedding_map, figures, paper_figures
 from epam_core.analysis.embedding_map import COLOUR_BY, METHODS
 from epam_core.analysis.embeddings import SPACE_LABELS, SPACES, sample_table
 from epam_core.analysis.paper_figures import FigureSize
 from epam_core.errors import EpamError
+from epam_core.runs.format import STREAMS
 
-STREAM_NAMES = {"rgb": "RGB", "pose": "Pose", "fused": "Fused"}
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 DETAILED_HOVER_MAX = 20_000  # points drawn; above, the class names in the hover are off by default
 ALL = "all"  # the "Points drawn" choice that draws every clip
@@ -42,7 +42,7 @@ colourings = list(COLOUR_BY) if run.has_labels else ["predicted class", "stream 
 colour_by = c2.selectbox("Colour by", colourings, key="emb_colour")
 per_stream = colour_by in ("predicted class", "right / wrong")
 stream = c3.selectbox(
-    "Stream", list(STREAM_NAMES), format_func=STREAM_NAMES.get, index=2, key="emb_stream",
+    "Stream", list(STREAMS), format_func=figures.STREAM_LABELS.get, index=2, key="emb_stream",
     disabled=not per_stream, help="the stream whose prediction colours the points",
 )  # fmt: skip
 method = c4.selectbox("Projection", METHODS, format_func=METHOD_NAMES.get, key="emb_method")
