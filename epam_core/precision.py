@@ -1,0 +1,59 @@
+"""``--precision fp32|bf16|fp16``: the model's forward pass under ``torch.autocast``, its outputs in float32.
+
+``fp32`` runs the model as it is. ``bf16`` and ``fp16`` run the forward pass under ``torch.autocast`` with that
+dtype (convolutions and matrix products in 16 bits, reductions and normalisations as autocast decides);
+what a command stores is cast back to float32 first (``float_output``), so runs, tables and files have the
+same types whatever the precision. ``fp16`` needs CUDA: on a CPU, PyTorch emulates it without any gain, and
+its range (65504) is the narrower one; ``bf16`` autocast runs on both (on CPUs without AVX512-BF16 or AMX it
+is emulated too, and slower than fp32: measured in ``benchmarks/RESULTS.md``).
+
+The CPU-inference form of the model (``epam_core.fast``) computes in float32 only; under autocast its modules
+take the plain path, and the two backbones still run side by side (the worker thread gets the caller's
+autocast state, ``fast.stream_parallel``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from epam_core.errors import EpamError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(precision: str, device: torch.device | str) -> None:
+    """An ``EpamError`` naming ``--precision`` when ``precision`` is unknown or cannot run on ``device``."""
+    if precision not in PRECISIONS:
+        raise EpamError(None, f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and torch.device(device).type != "cuda":
+        raise EpamError(
+            None,
+            f"--precision fp16 needs a CUDA device (this process runs on {torch.device(device).type}); "
+            "use --precision bf16 or fp32 on the CPU",
+        )
+
+
+def autocast(precision: str, device: torch.device | str) -> AbstractContextManager:
+    """The context to run the model's forward pass in: nothing for fp32, ``torch.autocast`` otherwise."""
+    check_precision(precision, device)
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
+
+
+def float_output(out):
+    """A model output (``EPAMOutput``, ``AttentionForward``: a dataclass of tensors, dataclasses nested) with
+    every floating tensor in float32; float32 tensors are returned as they are (no copy)."""
+
+    def cast(value):
+        if isinstance(value, torch.Tensor):
+            return value.float() if value.is_floating_point() else value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return float_output(value)
+        return value
+
+    return dataclasses.replace(out, **{f.name: cast(getattr(out, f.name)) for f in dataclasses.fields(out)})
