@@ -140,12 +140,12 @@ def predict(
             if measure:  # the RGB head also without the attention (attention_eval.py)
                 with autocast(precision, ctx.device):
                     forward = forward_with_attention_variants(model, rgb, heatmaps)
-                forward = float_output(forward)
+                forward = float_output(forward, cpu=True)
                 out, measures = forward.output, measure_rows(list(ids), forward, *geometry)
             else:
                 with autocast(precision, ctx.device):
                     out = model(rgb, heatmaps)
-                out = float_output(out)
+                out = float_output(out, cpu=True)  # float32 on the CPU: one copy per batch
             check_scores_finite(out, ids, model_path, precision)
             rgb_emb = pose_emb = None
             if embeddings:  # (N, C_rgb), (N, C_pose) at the heads' linear layers, this batch only
@@ -159,11 +159,11 @@ def predict(
                     (
                         str(sample_id),
                         int(labels[j]),
-                        out.rgb_logits[j].float().cpu().numpy(),
-                        out.pose_logits[j].float().cpu().numpy(),
-                        out.fused_logits[j].float().cpu().numpy(),
-                        out.spatial_attention[j].cpu().numpy().astype(np.float16),  # (T, h, w)
-                        out.temporal_attention[j].cpu().numpy().astype(np.float16),  # (T,)
+                        out.rgb_logits[j].numpy(),
+                        out.pose_logits[j].numpy(),
+                        out.fused_logits[j].numpy(),
+                        out.spatial_attention[j].numpy().astype(np.float16),  # (T, h, w)
+                        out.temporal_attention[j].numpy().astype(np.float16),  # (T,)
                         measures[j] if measure else None,
                         None if rgb_emb is None else rgb_emb[j],
                         None if pose_emb is None else pose_emb[j],

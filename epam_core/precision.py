@@ -45,15 +45,17 @@ def autocast(precision: str, device: torch.device | str) -> AbstractContextManag
     return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
 
 
-def float_output(out):
+def float_output(out, cpu: bool = False):
     """A model output (``EPAMOutput``, ``AttentionForward``: a dataclass of tensors, dataclasses nested) with
-    every floating tensor in float32; float32 tensors are returned as they are (no copy)."""
+    every floating tensor in float32 (float32 ones as they are, no copy); with ``cpu``, moved to the CPU too
+    (one copy per tensor of the batch, rather than one per sample and stream when rows are taken apart)."""
 
     def cast(value):
         if isinstance(value, torch.Tensor):
-            return value.float() if value.is_floating_point() else value
+            value = value.float() if value.is_floating_point() else value
+            return value.cpu() if cpu else value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return float_output(value)
+            return float_output(value, cpu)
         return value
 
     return dataclasses.replace(out, **{f.name: cast(getattr(out, f.name)) for f in dataclasses.fields(out)})

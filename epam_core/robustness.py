@@ -145,14 +145,11 @@ def sweep_clip(
                 out = model.forward_head(rgb_feats, pose_feats)
             else:
                 out = model.forward_with_rgb_features(rgb_feats, heatmaps)
-        out = float_output(out)
+        out = float_output(out, cpu=True)  # one copy per batch
         check_scores_finite(out, ids, model_path, precision)
         for j in range(len(chunk)):
             outputs.append(
-                tuple(
-                    logits[j].float().cpu().numpy()
-                    for logits in (out.rgb_logits, out.pose_logits, out.fused_logits)
-                )
+                tuple(logits[j].numpy() for logits in (out.rgb_logits, out.pose_logits, out.fused_logits))
             )
         progress(len(chunk))
     return outputs
