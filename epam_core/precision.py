@@ -15,11 +15,15 @@ autocast state, ``fast.stream_parallel``).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
 from epam_core.errors import EpamError
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -34,6 +38,19 @@ def check_precision(precision: str, device: torch.device | str) -> None:
             None,
             f"--precision fp16 needs a CUDA device (this process runs on {torch.device(device).type}); "
             "use --precision bf16 or fp32 on the CPU",
+        )
+    if precision == "bf16" and torch.device(device).type == "cpu":
+        _warn_if_bf16_emulated()
+
+
+@functools.cache
+def _warn_if_bf16_emulated() -> None:
+    """Once per process: bf16 on a CPU without bf16 instructions is emulated, many times slower than fp32."""
+    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    if supported is not None and not supported():
+        log.warning(
+            "--precision bf16: this CPU has no bf16 instructions (AVX512-BF16 / AMX), so PyTorch emulates "
+            "them; expect it to be several times slower than fp32 (8-30x measured, benchmarks/RESULTS.md)"
         )
 
 

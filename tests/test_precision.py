@@ -105,3 +105,15 @@ def test_the_run_records_its_precision_and_a_sweep_keeps_it(clips, tmp_path):
     run_robustness(
         DEMO, clips, out, [("jitter_px", [0.0, 2.0])], seeds=[0], split=None, subset=3, precision="bf16"
     )
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog):
+    from epam_core import precision
+
+    precision._warn_if_bf16_emulated.cache_clear()
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    with caplog.at_level("WARNING", logger="epam_core.precision"):
+        check_precision("bf16", "cpu")
+        check_precision("bf16", "cpu")
+    assert [r.message.count("no bf16 instructions") for r in caplog.records] == [1]
+    precision._warn_if_bf16_emulated.cache_clear()
