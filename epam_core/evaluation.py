@@ -417,7 +417,8 @@ def extract_embeddings(
 ) -> Path:
     """Add ``embeddings.npz`` to an existing run: re-run the checkpoint its manifest names on its dataset
     split (SynthActions data are regenerated from the manifest when absent) and write the embeddings,
-    after checking that the logits agree with the run's within ``atol`` (same model, same clips)."""
+    after checking that the logits agree with the run's within ``atol`` (same model, same clips, the run's
+    precision)."""
     ctx = ctx or DistContext()
     run = read_run(run_dir)
     manifest = run.path / MANIFEST
@@ -451,6 +452,7 @@ def extract_embeddings(
         "embeddings",
         checkpoint,
         embeddings=True,
+        precision=run.manifest.get("precision", "fp32"),  # the run's, so that its logits are reproduced
     )
     if preds.sample_ids != list(run.sample_ids):
         raise RunError(

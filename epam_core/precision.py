@@ -1,6 +1,7 @@
 """``--precision fp32|bf16|fp16``: the model's forward pass under ``torch.autocast``, its outputs in float32.
 
-``fp32`` runs the model as it is. ``bf16`` and ``fp16`` run the forward pass under ``torch.autocast`` with that
+``fp32`` runs the model as it is, in IEEE float32 also on CUDA (TF32, which PyTorch allows for cuDNN
+convolutions by default, is turned off for the forward pass: fp32 is the reference). ``bf16`` and ``fp16`` run the forward pass under ``torch.autocast`` with that
 dtype (convolutions and matrix products in 16 bits, reductions and normalisations as autocast decides);
 what a command stores is cast back to float32 first (``float_output``), so runs, tables and files have the
 same types whatever the precision. ``fp16`` needs CUDA: on a CPU, PyTorch emulates it without any gain, and
@@ -17,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
@@ -55,11 +57,23 @@ def _warn_if_bf16_emulated() -> None:
 
 
 def autocast(precision: str, device: torch.device | str) -> AbstractContextManager:
-    """The context to run the model's forward pass in: nothing for fp32, ``torch.autocast`` otherwise."""
+    """The context to run the model's forward pass in: ``torch.autocast`` for bf16 / fp16; for fp32 nothing
+    on the CPU, and on CUDA TF32 turned off (``ieee_fp32``)."""
     check_precision(precision, device)
     if precision == "fp32":
-        return nullcontext()
+        return ieee_fp32() if torch.device(device).type == "cuda" else nullcontext()
     return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
+
+
+@contextmanager
+def ieee_fp32() -> Iterator[None]:
+    """cuDNN convolutions and CUDA matrix products in full float32 (no TF32) for the block, then as before."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def float_output(out, cpu: bool = False):

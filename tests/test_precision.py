@@ -20,7 +20,7 @@ from epam_core.data.pyskl import load_annotations
 from epam_core.data.synth.generate import ClipSettings, generate_synthactions
 from epam_core.distributed import DistContext
 from epam_core.errors import EpamError, RunError
-from epam_core.evaluation import evaluate, predict
+from epam_core.evaluation import evaluate, extract_embeddings, predict
 from epam_core.models.epam_net import EPAMOutput
 from epam_core.precision import autocast, check_precision, float_output
 from epam_core.robustness import run_robustness
@@ -105,6 +105,7 @@ def test_the_run_records_its_precision_and_a_sweep_keeps_it(clips, tmp_path):
     run_robustness(
         DEMO, clips, out, [("jitter_px", [0.0, 2.0])], seeds=[0], split=None, subset=3, precision="bf16"
     )
+    assert extract_embeddings(out, batch_size=6).is_file()  # re-run in the run's precision: its logits again
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog):
@@ -117,3 +118,12 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog)
         check_precision("bf16", "cpu")
     assert [r.message.count("no bf16 instructions") for r in caplog.records] == [1]
     precision._warn_if_bf16_emulated.cache_clear()
+
+
+def test_fp32_on_cuda_turns_tf32_off_for_the_block_only():
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with autocast("fp32", torch.device("cuda", 0)):  # sets flags only: runs without a GPU
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+    with autocast("fp32", "cpu"):
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
