@@ -127,3 +127,23 @@ def test_fp32_on_cuda_turns_tf32_off_for_the_block_only():
     assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
     with autocast("fp32", "cpu"):
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+
+
+def test_cpu_fast_path_under_bf16_autocast_equals_the_plain_model_and_both_streams_run_in_bf16():
+    """The fused oneDNN path computes in float32, so it steps aside under autocast; the pose backbone, run in
+    the stream worker thread, gets the caller's autocast state (thread-local)."""
+    from epam_core.fast import CpuInferenceOptions, prepare_cpu_inference
+    from epam_core.models import build_model
+    from epam_core.profile import example_inputs
+
+    torch.manual_seed(0)
+    plain = build_model("demo").eval()
+    fast = prepare_cpu_inference(plain, CpuInferenceOptions(threads=2, parallel_streams=True))
+    rgb, pose = example_inputs(plain.config, 2)
+    rgb.normal_()
+    pose.uniform_()
+    with torch.inference_mode(), autocast("bf16", "cpu"):
+        rgb_feats, pose_feats = fast.forward_features(rgb, pose)  # the two backbones side by side
+        expected, actual = plain(rgb, pose), fast(rgb, pose)
+    assert rgb_feats.dtype == pose_feats.dtype == torch.bfloat16
+    torch.testing.assert_close(actual.fused_logits, expected.fused_logits, rtol=0, atol=0)
