@@ -108,3 +108,20 @@ def test_channels_last_weights_keep_the_logits_and_give_channels_last_2d_weights
     assert list(model.state_dict()) == keys
     torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
     assert prepare_model(model, torch.device("cpu")) is model
+
+
+def test_workers_flag_takes_auto_or_a_count(capsys):
+    from epam_core.cli import build_parser
+
+    base = ["evaluate", "--checkpoint", "c.pt", "--data", "d.pkl", "--out", "run"]
+    assert build_parser().parse_args(base).workers == "auto"  # the default
+    assert build_parser().parse_args([*base, "--workers", "3"]).workers == 3
+    for bad in ("lots", "-1"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*base, "--workers", bad])
+    assert "give auto or a number of processes" in capsys.readouterr().err
+    for command in ("robustness", "train"):
+        p = build_parser()
+        action = next(a for sub in p._subparsers._group_actions for a in sub.choices[command]._actions
+                      if a.dest == "workers")  # fmt: skip
+        assert action.default == "auto"

@@ -52,7 +52,15 @@ positive_float = float_in(0.0, low_open=True)
 
 def workers(text: str) -> int | str:
     """``auto`` (this process's share of the CPUs less one, ``distributed.data_workers``) or a count >= 0."""
-    return text if text == "auto" else non_negative_int(text)
+    if text == "auto":
+        return text
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give auto or a number of processes (0 or more)"
+        ) from None
+    return non_negative_int(text)
 
 
 workers.__name__ = "workers"
