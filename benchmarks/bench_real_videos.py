@@ -8,11 +8,14 @@ temporary directory (every configuration reads files of its own, evicted from th
    16 test-time frames, interleaved clip by clip in one process; frames checked equal.
 2. end to end: ``runs.evaluate.predict`` (what ``epam evaluate`` runs) for data workers x batch sizes, clips/s,
    and the time per clip in decode, crop + resize, heatmaps, the rest of data loading, host-to-device copy
-   and the model (random weights: throughput does not depend on them). CUDA is used when present.
+   and the model (random weights: throughput does not depend on them). CUDA is used when present, as
+   `epam evaluate` uses it: pinned batches, non-blocking copies (timed here with a synchronize, which
+   removes their overlap with the model), channels_last weights; ``--precision`` as in `epam evaluate`.
 3. crop cache: ``epam prepare``'s cache written, then a second evaluation and a 3-noise x 4-level sweep from
    the cache against the same from the videos.
 
     .venv/bin/python benchmarks/bench_real_videos.py [--clips 16] [--workers 0 1 2] [--batch-sizes 1 8 16]
+        [--precision fp32|bf16|fp16]
 
 Exits with a message (status 0) when the shared data is absent.
 """
@@ -38,8 +41,10 @@ from epam_core.data import crop_cache, pipeline, video
 from epam_core.data.dataset import PoseRGBDataset
 from epam_core.data.pyskl import load_annotations, save_annotations
 from epam_core.data.sampling import pose_indices, rgb_indices
-from epam_core.distributed import DistContext
+from epam_core.distributed import DistContext, prepare_model
 from epam_core.models import build_model
+from epam_core.precision import check_precision
+from epam_core.runs import evaluate
 from epam_core.runs.evaluate import predict
 from epam_core.runs.robustness import ClipDataset, sweep, sweep_conditions
 
@@ -108,27 +113,39 @@ class TimedClips(ClipDataset):
 
 
 class TimedModel(nn.Module):
-    """The model behind a timed host-to-device copy; ``predict`` runs it on CPU tensors."""
+    """The model's forward pass timed (with a CUDA synchronize before and after on a GPU); ``h2d`` adds up
+    the host-to-device copies of ``runs.evaluate.predict`` (its ``to_device``, patched below)."""
+
+    h2d = 0.0
 
     def __init__(self, model: nn.Module, device: torch.device) -> None:
         super().__init__()
         self.model, self.device = model, device
-        self.h2d = self.forward_s = 0.0
-
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        self.forward_s = 0.0
 
     def forward(self, rgb: torch.Tensor, pose: torch.Tensor):
+        _sync(self.device)
         tic = time.perf_counter()
-        rgb, pose = rgb.to(self.device, non_blocking=True), pose.to(self.device, non_blocking=True)
-        self._sync()
-        mid = time.perf_counter()
         out = self.model(rgb, pose)
-        self._sync()
-        self.h2d += mid - tic
-        self.forward_s += time.perf_counter() - mid
+        _sync(self.device)
+        self.forward_s += time.perf_counter() - tic
         return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed_to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    tic = time.perf_counter()
+    out = _to_device(tensor, device)
+    _sync(device)
+    TimedModel.h2d += time.perf_counter() - tic
+    return out
+
+
+_to_device, evaluate.to_device = evaluate.to_device, _timed_to_device
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -200,10 +217,13 @@ def decode_table(files: list[Path], indices: np.ndarray) -> None:
         )
 
 
-def run_predict(model: TimedModel, dataset: TimedDataset, batch_size: int, workers: int) -> dict[str, float]:
-    model.h2d = model.forward_s = 0.0
+def run_predict(
+    model: TimedModel, dataset: TimedDataset, batch_size: int, workers: int, precision: str = "fp32"
+) -> dict[str, float]:
+    TimedModel.h2d = model.forward_s = 0.0
     tic = time.perf_counter()
-    predict(model, dataset, DistContext(), batch_size=batch_size, workers=workers, desc="bench")
+    ctx = DistContext(device=model.device)
+    predict(model, dataset, ctx, batch_size=batch_size, workers=workers, desc="bench", precision=precision)
     wall = time.perf_counter() - tic
     per_clip = dataset.times.mean(0).tolist()
     n = len(dataset)
@@ -211,7 +231,7 @@ def run_predict(model: TimedModel, dataset: TimedDataset, batch_size: int, worke
         "wall": wall,
         "clips/s": n / wall,
         **{s: 1000 * t for s, t in zip(STAGES, per_clip, strict=True)},
-        "h2d": 1000 * model.h2d / n,
+        "h2d": 1000 * TimedModel.h2d / n,
         "model": 1000 * model.forward_s / n,
     }
 
@@ -247,7 +267,7 @@ def end_to_end_table(annotation, files, model, cfg, args) -> None:
             evict(files[row * args.clips : (row + 1) * args.clips])
             anns.split["bench"] = names
             dataset = TimedDataset(anns, files[0].parent, cfg, split="bench")
-            r = run_predict(model, dataset, batch_size, workers)
+            r = run_predict(model, dataset, batch_size, workers, args.precision)
             print(stage_row(f"{workers}, {batch_size}", r), flush=True)
             row += 1
 
@@ -277,7 +297,7 @@ def cache_table(annotation, files, model, cfg, args) -> None:
         dataset = TimedDataset(
             anns, files[0].parent, cfg, split="bench", cache=root / "cache" if source == "cache" else None
         )
-        results[source] = run_predict(model, dataset, batch_size, workers)
+        results[source] = run_predict(model, dataset, batch_size, workers, args.precision)
         print(stage_row(source, results[source]), flush=True)
     print(
         f"\nSecond evaluation: {results['cache']['clips/s'] / results['videos']['clips/s']:.2f}x the clips/s; "
@@ -293,7 +313,10 @@ def cache_table(annotation, files, model, cfg, args) -> None:
         evict((root / "cache" / "clips").iterdir())
         clips = TimedClips(samples, files[0].parent, cfg, cache=root / "cache" if source == "cache" else None)
         tic = time.perf_counter()
-        sweep(model, clips, conditions, DistContext(), batch_size=len(conditions))
+        sweep(
+            model.model, clips, conditions, DistContext(device=model.device), batch_size=len(conditions),
+            precision=args.precision,
+        )  # fmt: skip
         wall = time.perf_counter() - tic
         print(
             f"| {source} | {wall:.1f} | {clips.spent:.2f} | {len(samples) * len(conditions) / wall:.2f} |",
@@ -310,6 +333,9 @@ def main() -> None:
     parser.add_argument("--sweep-clips", type=int, default=4, help="clips in the robustness sweep")
     parser.add_argument("--skip", nargs="*", default=[], choices=("decode", "e2e", "cache"))
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="as `epam evaluate --precision`"
+    )
     args = parser.parse_args()
     if not (SHARED / CLIP).is_file() or not (SHARED / POSES).is_file():
         print(f"skipped: the real NTU clip and its poses are not in {SHARED} (set EPAM_SHARED_DATA)")
@@ -317,6 +343,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the temporary copies are removed
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    check_precision(args.precision, device)
     cfg = build_config("paper").input
     indices = rgb_indices(pose_indices(103, cfg), cfg.frame_stride)
     rows = len(args.workers) * len(args.batch_sizes)
@@ -327,15 +354,16 @@ def main() -> None:
         load = os.getloadavg()
         print(
             f"{num_files} copies of {CLIP} in {tmp}; {os.cpu_count()} CPUs, torch {torch.__version__}, "
-            f"{args.threads} threads, device {device}"
+            f"{args.threads} threads, precision {args.precision}, device {device}"
             + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else " (no GPU)")
             + f"; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
         )
         torch.manual_seed(0)
-        model = TimedModel(build_model("paper").to(device).eval(), device)
+        model = TimedModel(prepare_model(build_model("paper"), device).eval(), device)
         warm = load_annotations(annotation)
         warm.split["warm"] = [files[0].name.removesuffix("_rgb.avi")]
-        predict(model, TimedDataset(warm, files[0].parent, cfg, split="warm"), DistContext(), desc="warm-up")
+        warm_data = TimedDataset(warm, files[0].parent, cfg, split="warm")
+        predict(model, warm_data, DistContext(device=device), desc="warm-up", precision=args.precision)
         if "decode" not in args.skip:
             decode_table(files[: args.decode_files], indices)
         if "e2e" not in args.skip:

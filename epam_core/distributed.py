@@ -7,6 +7,11 @@ variables everything here degrades to the single-process case, so commands have 
 Evaluation must see every sample exactly once: ``ShardSampler`` gives rank r the indices r, r + N, ...
 without the padding that ``DistributedSampler`` adds, and ``gather_by_index`` puts the results of all
 ranks back into dataset order.
+
+On CUDA the data path is the usual one: the ``DataLoader`` pins its batches (``loader_options``), they
+move with ``non_blocking=True`` (``to_device``), and the convolution weights are kept channels_last
+(``prepare_model``), the layout the backbones' activations have. Data workers per process default to this
+process's share of the CPUs (``data_workers``).
 """
 
 from __future__ import annotations
@@ -81,6 +86,67 @@ def shutdown(ctx: DistContext) -> None:
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()
+
+
+def workers_per_process(cpus: int, local_world_size: int = 1) -> int:
+    """Data-loading workers for one of ``local_world_size`` processes on a node with ``cpus`` usable CPUs:
+    its share of the CPUs, less one for the process itself (which runs the model and collates), at least 0.
+
+    >>> workers_per_process(16, 1), workers_per_process(16, 4), workers_per_process(2, 1), workers_per_process(4, 8)
+    (15, 3, 1, 0)
+    """
+    if cpus < 1 or local_world_size < 1:
+        raise ValueError(f"cpus and local_world_size must be >= 1 (got {cpus}, {local_world_size})")
+    return max(cpus // local_world_size - 1, 0)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: what a batch scheduler or ``taskset`` gives)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # macOS, Windows: no affinity mask
+
+
+def data_workers(workers: int | str = "auto") -> int:
+    """``workers`` as given, or for ``"auto"`` ``workers_per_process(usable_cpus(), LOCAL_WORLD_SIZE)``
+    (``torchrun`` sets ``LOCAL_WORLD_SIZE`` to the processes on this node; 1 without it)."""
+    if workers != "auto":
+        return int(workers)
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return workers_per_process(usable_cpus(), local_world_size)
+
+
+def loader_options(device: torch.device) -> dict[str, Any]:
+    """``DataLoader`` keyword arguments for batches bound for ``device``: pinned host memory on CUDA, so that
+    ``to_device`` copies them asynchronously (pinning CPU-bound batches would be a wasted copy)."""
+    return {"pin_memory": device.type == "cuda"}
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``; ``non_blocking`` (asynchronous from pinned memory on CUDA, a no-op on the
+    CPU: the same tensor)."""
+    return tensor.to(device, non_blocking=True)
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` on ``device`` (moved in place, as ``Module.to``); on CUDA with ``channels_last_weights``.
+
+    The input needs nothing: it arrives as (N, C, T, H, W) and ``models.x_shift_net.to_frames`` makes its
+    one channels_last copy on the device, the layout every backbone activation has.
+    """
+    model = model.to(device)
+    return channels_last_weights(model) if device.type == "cuda" else model
+
+
+def channels_last_weights(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its 5-D (Conv3d-shaped) weights in channels_last_3d memory (in place; same values).
+
+    The backbones run every convolution as a 2-D one on a channels_last (N*T, C, H, W) batch of frames with
+    ``weight.squeeze(2)``: squeezing the unit depth of a channels_last_3d (C_out, C_in, 1, k, k) weight gives a
+    channels_last 2-D weight, so cuDNN gets input and weight in one layout instead of converting the weight
+    on every call. Other parameters (linear, Conv1d, BN) are left as they are.
+    """
+    return model.to(memory_format=torch.channels_last_3d)
 
 
 class ShardSampler(Sampler[int]):

@@ -31,7 +31,7 @@ from epam_core.checkpoint import load_unimodal_weights, save_checkpoint
 from epam_core.data.dataset import PoseRGBDataset, default_videos
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
-from epam_core.distributed import DistContext, all_reduce_sum, barrier
+from epam_core.distributed import DistContext, all_reduce_sum, barrier, loader_options, to_device
 from epam_core.errors import CheckpointError, DataError, EpamError, OutputError
 from epam_core.models import EPAMNet, build_model
 from epam_core.outputs import check_writable
@@ -207,8 +207,9 @@ def fit(
         dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=settings.seed
     )
     loader = EpamLoader(
-        dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=workers, drop_last=True
-    )
+        dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+        **loader_options(ctx.device),
+    )  # fmt: skip
     if len(loader) == 0:
         raise DataError(
             None,
@@ -282,8 +283,8 @@ def _train_epoch(
     desc = f"{settings.stage} {epoch + 1}/{settings.epochs}"
     with tqdm(loader, desc=desc, unit="batch", leave=False, disable=not ctx.is_main) as bar:
         for rgb, heatmaps, labels, ids in bar:
-            rgb, heatmaps = rgb.to(ctx.device), heatmaps.to(ctx.device)
-            labels = labels.to(ctx.device)
+            rgb, heatmaps = to_device(rgb, ctx.device), to_device(heatmaps, ctx.device)
+            labels = to_device(labels, ctx.device)
             logits = forward(rgb, heatmaps)
             loss = sum(F.cross_entropy(stream, labels) for stream in logits)
             if not torch.isfinite(loss):  # stop before the step writes NaN into the weights

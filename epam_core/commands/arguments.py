@@ -50,6 +50,38 @@ non_negative_int = int_in(0)
 positive_float = float_in(0.0, low_open=True)
 
 
+def workers(text: str) -> int | str:
+    """``auto`` (this process's share of the CPUs less one, ``distributed.data_workers``) or a count >= 0."""
+    if text == "auto":
+        return text
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give auto or a number of processes (0 or more)"
+        ) from None
+    return non_negative_int(text)
+
+
+workers.__name__ = "workers"
+
+WORKERS_HELP = (
+    "data-loading processes per process, or auto (the default): the CPUs this process may use, divided by "
+    "the processes torchrun starts on the node (LOCAL_WORLD_SIZE), less one for the process itself"
+)
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """``--precision fp32|bf16|fp16`` (the forward pass under autocast; ``epam_core.precision``)."""
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="the model's forward pass in float32 (default) or under autocast in bfloat16 or float16 "
+        "(fp16: CUDA only); the logits are stored as float32 and the run records the precision",
+    )
+
+
 def device(text: str) -> str:
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; CUDA ones only where CUDA is available."""
     if text in ("auto", "cpu"):

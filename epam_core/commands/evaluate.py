@@ -28,12 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--batch-size", type=arguments.positive_int, default=8)
-    p.add_argument(
-        "--workers",
-        type=arguments.non_negative_int,
-        default=2,
-        help="data-loading processes per evaluation process",
-    )
+    p.add_argument("--workers", type=arguments.workers, default="auto", help=arguments.WORKERS_HELP)
     p.add_argument(
         "--class-names",
         default=None,
@@ -43,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
+    arguments.add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument(
         "--metadata", default=None,
@@ -73,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         split=args.split,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=distributed.data_workers(args.workers),
         class_names_file=args.class_names,
         overwrite=args.overwrite,
         source=shlex.join(["epam", *sys.argv[1:]]),
         ctx=ctx,
         embeddings=args.embeddings,
+        precision=args.precision,
     )
     distributed.shutdown(ctx)  # not on errors: a failed rank exits and torchrun stops the others
     if ctx.is_main:

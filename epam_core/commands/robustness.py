@@ -45,12 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--subset", type=arguments.positive_int, default=None, help="sweep N evenly spaced samples only"
     )
     p.add_argument("--batch-size", type=arguments.positive_int, default=8)
-    p.add_argument(
-        "--workers", type=arguments.non_negative_int, default=2, help="video-decoding processes per process"
-    )
+    p.add_argument("--workers", type=arguments.workers, default="auto", help=arguments.WORKERS_HELP)
     p.add_argument(
         "--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)"
     )
+    arguments.add_precision(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing sweep")
     p.set_defaults(func=run)
 
@@ -76,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         subset=args.subset,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=distributed.data_workers(args.workers),
+        precision=args.precision,
         overwrite=args.overwrite,
         ctx=ctx,
         source=shlex.join(["epam", *sys.argv[1:]]),

@@ -40,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="peak learning rate (default: scaled by batch size)",
     )
     p.add_argument("--seed", type=arguments.non_negative_int, default=0)
-    p.add_argument(
-        "--workers",
-        type=arguments.non_negative_int,
-        default=2,
-        help="data-loading processes per training process",
-    )
+    p.add_argument("--workers", type=arguments.workers, default="auto", help=arguments.WORKERS_HELP)
     p.add_argument("--init-rgb", default=None, help="joint stage: checkpoint of the rgb stage")
     p.add_argument("--init-pose", default=None, help="joint stage: checkpoint of the pose stage")
     p.add_argument(
@@ -73,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         videos=args.videos,
         cache=args.cache,
         split=args.split,
-        workers=args.workers,
+        workers=distributed.data_workers(args.workers),
         init_rgb=args.init_rgb,
         init_pose=args.init_pose,
         resume=args.resume,

@@ -2,7 +2,8 @@
 residual add, in place) as one oneDNN call (``torch.ops.mkldnn._convolution_pointwise``, what torch.compile's
 CPU backend emits), in eval mode without autograd on a channels_last float32 CPU batch.
 
-Anything else (training, autograd, another device or layout, tracing) runs ``ConvBN``'s own forward.
+Anything else (training, autograd, another device or layout, tracing, CPU autocast: ``--precision bf16``)
+runs ``ConvBN``'s own forward.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ class FusedConvBN(ConvBN):
         return out.add_(super().forward(x)).relu_()
 
     def can_fuse(self, x: Tensor) -> bool:
-        """Eval, no autograd, not tracing, plain BN, a channels_last float32 CPU batch."""
+        """Eval, no autograd, not tracing, no autocast (the fused call would compute in float32), plain BN,
+        a channels_last float32 CPU batch."""
         return (
             _HAS_POINTWISE
             and not (self.training or torch.is_grad_enabled() or torch.compiler.is_compiling())
+            and not torch.is_autocast_enabled("cpu")
             and not isinstance(self.bn, nn.SyncBatchNorm)
             and x.device.type == "cpu"
             and x.dtype == torch.float32

@@ -7,7 +7,8 @@ streams are independent until the attention block, so in eval mode (no autograd,
 pose backbone in a dedicated worker thread while the calling thread runs the RGB backbone, with ``n // 2`` and
 ``n - n // 2`` of the caller's ``torch.get_num_threads()`` = n. OpenMP's thread count is per thread, so the
 caller's own setting is restored afterwards; the results are those of the serial path up to float rounding
-(a different thread count changes oneDNN's summation order).
+(a different thread count changes oneDNN's summation order). Grad mode and CPU autocast are thread-local
+too: the worker runs without autograd and under the caller's CPU autocast state (``--precision bf16``).
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ def can_split(*inputs: Tensor) -> bool:
     )
 
 
-def _with_threads(n: int, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    with torch.no_grad():  # grad mode is thread-local: the worker does not inherit the caller's no_grad
+def _with_threads(
+    n: int, fn: Callable[[Tensor], Tensor], x: Tensor, autocast_dtype: torch.dtype | None = None
+) -> Tensor:
+    # grad mode and autocast are thread-local: the worker does not inherit the caller's no_grad or autocast
+    autocast = torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast_dtype is not None)
+    with torch.no_grad(), autocast:
         torch.get_num_threads()  # ATen's lazy per-thread init first, so that it cannot override n later
         torch.set_num_threads(n)
         return fn(x)
@@ -58,7 +63,8 @@ def run_split(
 ) -> tuple[Tensor, Tensor]:
     """(first(x), second(y)): ``second`` in the worker thread, ``first`` here, the threads split between them."""
     total = torch.get_num_threads()
-    future = _worker().submit(_with_threads, total // 2, second, y)
+    autocast_dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+    future = _worker().submit(_with_threads, total // 2, second, y, autocast_dtype)
     try:
         torch.set_num_threads(total - total // 2)
         out_first = first(x)

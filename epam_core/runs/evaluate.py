@@ -2,7 +2,8 @@
 
 Under ``torchrun`` each process takes every N-th sample (``ShardSampler``, no padding), the results are
 gathered and put back into dataset order, and rank 0 writes the run, so the run is the same as the one a
-single process writes.
+single process writes. On CUDA batches come in pinned memory and move asynchronously; ``precision`` runs
+the forward pass under autocast (``epam_core.precision``) and the run records it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ from epam_core.data.class_names import class_names_from_arg
 from epam_core.data.dataset import PoseRGBDataset, default_videos
 from epam_core.data.loader import EpamLoader
 from epam_core.data.pyskl import load_annotations
-from epam_core.distributed import DistContext, ShardSampler, gather_by_index
+from epam_core.distributed import (
+    DistContext,
+    ShardSampler,
+    gather_by_index,
+    loader_options,
+    prepare_model,
+    to_device,
+)
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.outputs import check_replaceable
+from epam_core.precision import autocast, check_precision, float_output
 from epam_core.runs.attention_measures_file import measures_frame, write_attention_measures
 from epam_core.runs.format import (
     EMBEDDINGS,
@@ -98,6 +107,7 @@ def predict(
     desc: str = "evaluate",
     model_path: str | Path | None = None,
     embeddings: bool = False,
+    precision: str = "fp32",
 ) -> Predictions:
     """Run ``model`` (in eval mode) over every sample of ``dataset``; every rank returns all predictions.
 
@@ -105,14 +115,18 @@ def predict(
     ``BodyGeometryDataset`` adds the body's geometry, and then the predictions carry the attention measures.
     Non-finite weights, inputs or scores stop it with an ``EpamError`` naming ``model_path`` (the checkpoint)
     or the sample. With ``embeddings``, the pooled features at the two heads' linear layers are kept too
-    (float16).
+    (float16). ``precision`` (``fp32``, ``bf16``, ``fp16``): the forward pass under autocast with that dtype;
+    the outputs are cast to float32 before anything is kept. ``model`` must already be on ``ctx.device``.
     """
+    check_precision(precision, ctx.device)
     if (problem := nonfinite_weight(model.state_dict())) is not None:  # fused kernels could hide the NaN
         raise CheckpointError(model_path, f"the model's {problem}; refusing to evaluate it")
     measure = isinstance(dataset, BodyGeometryDataset)
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
-    loader = EpamLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
+    loader = EpamLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, **loader_options(ctx.device)
+    )
     indices = iter(sampler)
     order: list[int] = []
     rows: list[tuple[Any, ...]] = []
@@ -122,12 +136,17 @@ def predict(
     ):
         for rgb, heatmaps, labels, ids, *geometry in loader:
             check_inputs_finite(rgb, heatmaps, ids)
+            rgb, heatmaps = to_device(rgb, ctx.device), to_device(heatmaps, ctx.device)
             if measure:  # the RGB head also without the attention (measure_attention.py)
-                forward = forward_with_attention_variants(model, rgb.to(ctx.device), heatmaps.to(ctx.device))
+                with autocast(precision, ctx.device):
+                    forward = forward_with_attention_variants(model, rgb, heatmaps)
+                forward = float_output(forward, cpu=True)
                 out, measures = forward.output, measure_rows(list(ids), forward, *geometry)
             else:
-                out = model(rgb.to(ctx.device), heatmaps.to(ctx.device))
-            check_scores_finite(out, ids, model_path)
+                with autocast(precision, ctx.device):
+                    out = model(rgb, heatmaps)
+                out = float_output(out, cpu=True)  # float32 on the CPU: one copy per batch
+            check_scores_finite(out, ids, model_path, precision)
             rgb_emb = pose_emb = None
             if embeddings:  # (N, C_rgb), (N, C_pose) at the heads' linear layers, this batch only
                 rgb_emb, pose_emb = (
@@ -140,11 +159,11 @@ def predict(
                     (
                         str(sample_id),
                         int(labels[j]),
-                        out.rgb_logits[j].float().cpu().numpy(),
-                        out.pose_logits[j].float().cpu().numpy(),
-                        out.fused_logits[j].float().cpu().numpy(),
-                        out.spatial_attention[j].cpu().numpy().astype(np.float16),  # (T, h, w)
-                        out.temporal_attention[j].cpu().numpy().astype(np.float16),  # (T,)
+                        out.rgb_logits[j].numpy(),
+                        out.pose_logits[j].numpy(),
+                        out.fused_logits[j].numpy(),
+                        out.spatial_attention[j].numpy().astype(np.float16),  # (T, h, w)
+                        out.temporal_attention[j].numpy().astype(np.float16),  # (T,)
                         measures[j] if measure else None,
                         None if rgb_emb is None else rgb_emb[j],
                         None if pose_emb is None else pose_emb[j],
@@ -179,16 +198,19 @@ def check_inputs_finite(rgb: torch.Tensor, heatmaps: torch.Tensor, ids: Sequence
         raise DataError(None, f"sample {sample!r}: its frames or keypoints give NaN or infinite model inputs")
 
 
-def check_scores_finite(out: Any, ids: Sequence[str], model_path: str | Path | None) -> None:
+def check_scores_finite(
+    out: Any, ids: Sequence[str], model_path: str | Path | None, precision: str = "fp32"
+) -> None:
     """A ``CheckpointError`` naming the model and the first sample with NaN or infinite scores (its inputs
-    were finite, so the model overflowed)."""
+    were finite, so the model overflowed; under ``--precision fp16`` the message says so)."""
     logits = torch.cat([out.rgb_logits, out.pose_logits, out.fused_logits], dim=1)  # (N, 3K)
     good = torch.isfinite(logits).all(1)
     if not bool(good.all()):
         sample = ids[int((~good).nonzero()[0])]
+        hint = "" if precision == "fp32" else f" under --precision {precision}; try a wider one"
         raise CheckpointError(
             model_path,
-            f"gives NaN or infinite scores for sample {sample!r} (finite inputs: the model overflows)",
+            f"gives NaN or infinite scores for sample {sample!r} (finite inputs: the model overflows{hint})",
         )
 
 
@@ -213,13 +235,16 @@ def evaluate(
     ctx: DistContext | None = None,
     cache: str | Path | None = None,
     embeddings: bool = False,
+    precision: str = "fp32",
 ) -> Path:
     """Evaluate ``checkpoint`` on ``split`` of ``annotation`` and write the run ``out`` (rank 0 writes).
 
     With ``cache`` (``epam prepare``'s crop cache) the clips come from it rather than from the videos; with
     ``embeddings`` the run gets ``embeddings.npz`` too (see ``epam_core.analysis.embeddings``).
+    ``precision``: ``fp32``, ``bf16`` or ``fp16`` (CUDA only) for the forward pass, recorded in the manifest.
     """
     ctx = ctx or DistContext()
+    check_precision(precision, ctx.device)  # before the long part
     out = Path(out)
     check_replaceable(out, overwrite, is_run_dir, RUN_KIND)  # before the long part
     loaded = load_checkpoint(checkpoint)
@@ -243,13 +268,14 @@ def evaluate(
     )
     log.info("evaluating %s on %d samples of %s (split %s)", checkpoint, len(dataset), annotation, split)
     preds = predict(
-        loaded.model.to(ctx.device),
+        prepare_model(loaded.model, ctx.device),
         dataset,
         ctx,
         batch_size=batch_size,
         workers=workers,
         model_path=checkpoint,
         embeddings=embeddings,
+        precision=precision,
     )
     if ctx.is_main:
         manifest = run_manifest(
@@ -265,6 +291,7 @@ def evaluate(
             synth=synth,
             fusion_weights=loaded.model.fusion_weights,
             cache=cache,
+            precision=precision,
         )
         write_run(
             out, manifest, preds.frame(loaded.model.fusion_weights), preds.attention(), overwrite=overwrite
@@ -294,7 +321,8 @@ def extract_embeddings(
 ) -> Path:
     """Add ``embeddings.npz`` to an existing run: re-run the checkpoint its manifest names on its dataset
     split (SynthActions data are regenerated from the manifest when absent) and write the embeddings,
-    after checking that the logits agree with the run's within ``atol`` (same model, same clips)."""
+    after checking that the logits agree with the run's within ``atol`` (same model, same clips, the run's
+    precision)."""
     ctx = ctx or DistContext()
     run = read_run(run_dir)
     manifest = run.path / MANIFEST
@@ -320,7 +348,7 @@ def extract_embeddings(
         train=False, class_names=run.class_names,
     )  # fmt: skip
     preds = predict(
-        loaded.model.to(ctx.device),
+        prepare_model(loaded.model, ctx.device),
         dataset,
         ctx,
         batch_size,
@@ -328,6 +356,7 @@ def extract_embeddings(
         "embeddings",
         checkpoint,
         embeddings=True,
+        precision=run.manifest.get("precision", "fp32"),  # the run's, so that its logits are reproduced
     )
     if preds.sample_ids != list(run.sample_ids):
         raise RunError(

@@ -11,6 +11,9 @@ Under ``torchrun`` samples are sharded like evaluation and gathered back into da
 
 The noise of a row with seed ``s`` is ``apply_noise(..., seed=s)`` on that sample's clip (the same ``s`` for
 every sample), so re-running one sample live with the same seed reproduces its row exactly.
+
+``precision`` (``epam_core.precision``) runs the forward passes under autocast; a sweep runs in the precision
+its run was evaluated in (the manifest's ``precision``, fp32 when absent).
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from epam_core.data.loader import EpamLoader
 from epam_core.data.noise import NoiseSpec
 from epam_core.data.pipeline import Clip, clip_to_tensors, load_clip
 from epam_core.data.pyskl import load_annotations, select_split
-from epam_core.distributed import DistContext, ShardSampler, gather_by_index
+from epam_core.distributed import DistContext, ShardSampler, gather_by_index, prepare_model
 from epam_core.errors import CheckpointError, DataError, RunError
 from epam_core.models.epam_net import EPAMNet
+from epam_core.precision import autocast, check_precision, float_output
 from epam_core.runs.evaluate import check_inputs_finite, check_scores_finite, evaluate
 from epam_core.runs.format import ROBUSTNESS, read_run, write_robustness
 from epam_core.runs.manifest import sha256
@@ -117,6 +121,7 @@ def sweep_clip(
     device: torch.device | str = "cpu",
     progress: Callable[[int], object] = lambda _done: None,
     model_path: str | Path | None = None,
+    precision: str = "fp32",
 ) -> list[Logits]:
     """The logits of one clip under every condition, in order: the RGB backbone once (next to the pose
     backbone of the first batch), then the pose stream, attention and heads for each further batch of
@@ -136,18 +141,17 @@ def sweep_clip(
         ).to(device)  # (C, V, T_pose, H, W)
         ids = [f"{clip.sample_id} under {c.noise}={c.level:g} seed {c.seed}" for c in chunk]
         check_inputs_finite(rgb.expand(len(chunk), *rgb.shape), heatmaps, ids)
-        if rgb_feats is None:
-            rgb_feats, pose_feats = model.forward_features(rgb[None], heatmaps)
-            out = model.forward_head(rgb_feats, pose_feats)
-        else:
-            out = model.forward_with_rgb_features(rgb_feats, heatmaps)
-        check_scores_finite(out, ids, model_path)
+        with autocast(precision, device):  # rgb_feats stay in the autocast dtype between batches
+            if rgb_feats is None:
+                rgb_feats, pose_feats = model.forward_features(rgb[None], heatmaps)
+                out = model.forward_head(rgb_feats, pose_feats)
+            else:
+                out = model.forward_with_rgb_features(rgb_feats, heatmaps)
+        out = float_output(out, cpu=True)  # one copy per batch
+        check_scores_finite(out, ids, model_path, precision)
         for j in range(len(chunk)):
             outputs.append(
-                tuple(
-                    logits[j].float().cpu().numpy()
-                    for logits in (out.rgb_logits, out.pose_logits, out.fused_logits)
-                )
+                tuple(logits[j].numpy() for logits in (out.rgb_logits, out.pose_logits, out.fused_logits))
             )
         progress(len(chunk))
     return outputs
@@ -161,10 +165,13 @@ def sweep(
     batch_size: int = 8,
     workers: int = 0,
     model_path: str | Path | None = None,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """The ``robustness.parquet`` table: one row per (condition, sample), conditions in the given order.
 
-    Non-finite weights or scores stop it with an ``EpamError`` naming ``model_path`` and the sample."""
+    Non-finite weights or scores stop it with an ``EpamError`` naming ``model_path`` and the sample.
+    ``model`` must already be on ``ctx.device``."""
+    check_precision(precision, ctx.device)
     if (problem := nonfinite_weight(model.state_dict())) is not None:
         raise CheckpointError(model_path, f"the model's {problem}; refusing to run it")
     model.eval()
@@ -178,7 +185,15 @@ def sweep(
             order.append(index)
             per_sample.append(
                 sweep_clip(
-                    model, clip, clips.input_cfg, conditions, batch_size, ctx.device, bar.update, model_path
+                    model,
+                    clip,
+                    clips.input_cfg,
+                    conditions,
+                    batch_size,
+                    ctx.device,
+                    bar.update,
+                    model_path,
+                    precision,
                 )
             )
     per_sample = gather_by_index(ctx, order, per_sample)
@@ -231,14 +246,16 @@ def run_robustness(
     overwrite: bool = False,
     ctx: DistContext | None = None,
     cache: str | Path | None = None,
+    precision: str = "fp32",
     **evaluate_kwargs: Any,
 ) -> Path:
     """Add a sweep to the run ``out`` of ``checkpoint``, evaluating first when ``out`` does not exist yet.
 
-    An existing run must come from the same checkpoint file (sha256) and list every swept sample; an
-    existing sweep is only replaced with ``overwrite``.
+    An existing run must come from the same checkpoint file (sha256), have been evaluated in ``precision``
+    and list every swept sample; an existing sweep is only replaced with ``overwrite``.
     """
     ctx = ctx or DistContext()
+    check_precision(precision, ctx.device)
     out = Path(out)
     subset_indices(1, subset)  # a bad --subset fails before anything is evaluated or written
     if not seeds or not all(noise_levels for _, noise_levels in noises):
@@ -246,7 +263,7 @@ def run_robustness(
     if not out.exists():
         evaluate(
             checkpoint, annotation, out, videos=videos, split=split, batch_size=batch_size, workers=workers,
-            ctx=ctx, cache=cache, **evaluate_kwargs,
+            ctx=ctx, cache=cache, precision=precision, **evaluate_kwargs,
         )  # fmt: skip
     run = read_run(out)  # every rank reads it: the check below fails on all ranks alike
     if run.robustness is not None and not overwrite:
@@ -254,18 +271,23 @@ def run_robustness(
     recorded = (run.manifest.get("model") or {}).get("checkpoint_sha256")
     if recorded != sha256(checkpoint):
         raise RunError(out, f"was written by another checkpoint than {checkpoint} (sha256 differs)")
+    if (evaluated := run.manifest.get("precision", "fp32")) != precision:
+        raise RunError(
+            out, f"was evaluated with --precision {evaluated}; sweep it with the same (not {precision})"
+        )
     samples = select_split(load_annotations(annotation), split)
     samples = [samples[i] for i in subset_indices(len(samples), subset)]
     unknown = sorted({s["frame_dir"] for s in samples} - set(run.sample_ids))
     if unknown:
         raise RunError(out, f"has no predictions for {len(unknown)} swept samples, e.g. {unknown[0]!r}")
-    model = load_checkpoint(checkpoint).model.to(ctx.device)
+    model = prepare_model(load_checkpoint(checkpoint).model, ctx.device)
     conditions = sweep_conditions(noises, seeds)
     log.info("robustness: %d samples x %d conditions", len(samples), len(conditions))
     clips = ClipDataset(samples, default_videos(annotation, videos), model.config.input, cache=cache)
     table = sweep(
-        model, clips, conditions, ctx, batch_size=batch_size, workers=workers, model_path=checkpoint
-    )
+        model, clips, conditions, ctx, batch_size=batch_size, workers=workers, model_path=checkpoint,
+        precision=precision,
+    )  # fmt: skip
     if ctx.is_main:
         write_robustness(out, table)
         for noise, _ in noises:
