@@ -84,6 +84,8 @@ def test_confusion_cell_lists_its_samples(runs):
     run = read_run(runs / "run")
     at = app("confusion")
     spec = plotly_specs(at)[0]
+    # drawn as the figure says (no Streamlit theme): the name pictures sit in margins sized for them
+    assert at.get("plotly_chart")[0].proto.theme == ""
     preds = run.logits("fused").argmax(1)
     cm = metrics.confusion_matrix(run.labels, preds, len(CLASSES))
     drawn = values(spec["data"][0]["customdata"]).reshape(-1, 3)  # (cells, (true, pred, count))

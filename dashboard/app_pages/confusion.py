@@ -77,8 +77,9 @@ values = st.toggle("Show numbers", value=len(order) <= figures.VALUES_MAX_CLASSE
 fig = figures.confusion_grid(
     matrix, order, run.class_names, title, counts=counts, diverging=diverging, show_values=values
 )
+# theme=None: drawn as the figure says (Streamlit's theme moves the plot area off the class-name pictures)
 event = st.plotly_chart(
-    fig, on_select="rerun", selection_mode="points", key="cm_chart", width="content",
+    fig, on_select="rerun", selection_mode="points", key="cm_chart", width="content", theme=None,
     config={"toImageButtonOptions": {"format": "svg", "filename": f"confusion_{stream}"}},
 )  # fmt: skip
 points = (event.selection or {}).get("points", []) if event else []
