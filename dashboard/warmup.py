@@ -5,7 +5,9 @@ Overview reads for the run a new session selects (``paths.default_run_name``).
 ``loaders.load_run`` (``st.cache_resource``: process-global) and the analyses through the very
 ``analysis_cache`` functions the Overview calls, so the first session finds them cached; a session arriving
 mid-way waits on Streamlit's per-value compute lock instead of computing again. ``st.cache_data`` keeps its
-values in the Runtime's storage, which exists only once the server is up, so those calls wait for it. A
+values in the Runtime's storage, which exists only once the server is up (before, a module defining such
+functions checks them against a stand-in storage and warns, and a call would fill the stand-in), so only
+pandas, scipy and epam_core are imported before the Runtime exists, the dashboard's modules after. A
 failure (no run, a broken run) is logged in one line and leaves the server as it was: the pages then compute
 and report as they would without the warm-up.
 """
@@ -42,40 +44,51 @@ def _wait_for_runtime(timeout: float) -> bool:
     return True
 
 
-def _import_pages() -> None:
-    """What the entrypoint and the Overview import, and plotly's lazily loaded figure machinery."""
-    import plotly.graph_objects  # noqa: F401
-    import pyarrow  # noqa: F401  (st.dataframe ships Arrow)
+def warm(root: Path) -> str:
+    """Warm the caches for the default run under ``root``; returns what was done, with the seconds of each
+    step (also logged). The run and its analyses come first (a session waits on them), plotly last."""
+    tic = time.perf_counter()
+    steps: list[str] = []
+
+    def step(what: str) -> None:
+        nonlocal tic
+        steps.append(f"{what} {time.perf_counter() - tic:.1f} s")
+        tic = time.perf_counter()
+
+    import pandas  # noqa: F401
     import scipy.stats  # noqa: F401
 
-    from dashboard import analysis_cache, selection  # noqa: F401
-    from epam_core.analysis import figures, fusion, metrics  # noqa: F401
-
-
-def warm(root: Path) -> str:
-    """Warm the caches for the default run under ``root``; returns what was done (also logged)."""
-    tic = time.perf_counter()
-    _import_pages()
-    from dashboard import analysis_cache, loaders, paths
-    from epam_core.analysis import figures, fusion
+    from epam_core.analysis import metrics, statistics  # noqa: F401
     from epam_core.runs.format import list_runs
+
+    step("imports")
+    # a module defining st.cache_data functions checks their storage when imported: only once the Runtime is up
+    if not _wait_for_runtime(RUNTIME_WAIT):
+        return f"Streamlit's runtime did not start within {RUNTIME_WAIT:.0f} s"
+    step("waiting for the server")
+    from dashboard import analysis_cache, loaders, paths, selection  # noqa: F401
 
     runs = {p.name: p for p in list_runs(root)}
     name = paths.default_run_name(list(runs))
     if name is None:
         return f"imports only ({root} lists no run)"
     run = loaders.load_run(runs[name])
+    step("reading the run")
     if not run.has_labels:
-        return f"{name} read (no labels, so no accuracies to compute)"
-    if not _wait_for_runtime(RUNTIME_WAIT):
-        return f"{name} read; Streamlit's runtime did not start within {RUNTIME_WAIT:.0f} s"
+        return f"{name} read (no labels, so no accuracies to compute): {', '.join(steps)}"
     _, sweep, table = analysis_cache.run_analysis(run)
     analysis_cache.intervals(run)
     analysis_cache.paired(run)
+    step("analyses")
+    import pyarrow  # noqa: F401  (st.dataframe ships Arrow)
+
+    from epam_core.analysis import figures, fusion
+
     best_alpha, _ = fusion.best_weight(sweep)
     figures.fusion_sweep(sweep, best_alpha, best_alpha).to_json()  # plotly's validators load on first use
     figures.per_class_dots(table).to_json()
-    return f"{name} ({len(run.sample_ids)} clips x {run.num_classes} classes) in {time.perf_counter() - tic:.1f} s"
+    step("figures")
+    return f"{name} ({len(run.sample_ids)} clips x {run.num_classes} classes): {', '.join(steps)}"
 
 
 def _warm_logged(root: Path) -> None:
