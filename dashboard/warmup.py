@@ -6,8 +6,9 @@ Overview reads for the run a new session selects (``paths.default_run_name``).
 ``analysis_cache`` functions the Overview calls, so the first session finds them cached; a session arriving
 mid-way waits on Streamlit's per-value compute lock instead of computing again. ``st.cache_data`` keeps its
 values in the Runtime's storage, which exists only once the server is up (before, a module defining such
-functions checks them against a stand-in storage and warns, and a call would fill the stand-in), so only
-pandas, scipy and epam_core are imported before the Runtime exists, the dashboard's modules after. A
+functions checks them against a stand-in storage and warns, and a call would fill the stand-in). The heavy
+imports happen in the main thread before the server starts (``preimport``: importing them in two threads at
+once is not safe); the thread waits for the Runtime to start, then imports the dashboard's modules. A
 failure (no run, a broken run) is logged in one line and leaves the server as it was: the pages then compute
 and report as they would without the warm-up.
 """
@@ -34,14 +35,32 @@ class _NoContextWarning(logging.Filter):
 
 
 def _wait_for_runtime(timeout: float) -> bool:
-    from streamlit.runtime import Runtime
+    """Until Streamlit's Runtime has started (its event loop runs: the main thread is done importing)."""
+    from streamlit.runtime import Runtime, RuntimeState
 
     deadline = time.monotonic() + timeout
-    while not Runtime.exists():
+    while not (Runtime.exists() and Runtime.instance().state != RuntimeState.INITIAL):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def preimport() -> None:
+    """What the pages import at the top, imported in the main thread before the server starts: importing
+    them in a second thread while Streamlit imports plotly lets plotly's ``get_module("pandas")`` see a
+    half-imported pandas (AttributeError: partially initialized module), so the warm-up thread imports
+    nothing the main thread may be importing at the same time. The dashboard's own modules are left out:
+    they define ``st.cache_data`` functions, which check their storage when defined and warn before the
+    Runtime exists."""
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import pyarrow  # noqa: F401  (st.dataframe ships Arrow)
+    import scipy.stats  # noqa: F401
+    import streamlit.web.cli  # noqa: F401
+
+    from epam_core.analysis import figures, fusion, metrics, run_report, statistics  # noqa: F401
+    from epam_core.runs import format  # noqa: F401
 
 
 def warm(root: Path) -> str:
@@ -55,18 +74,13 @@ def warm(root: Path) -> str:
         steps.append(f"{what} {time.perf_counter() - tic:.1f} s")
         tic = time.perf_counter()
 
-    import pandas  # noqa: F401
-    import scipy.stats  # noqa: F401
-
-    from epam_core.analysis import metrics, statistics  # noqa: F401
-    from epam_core.runs.format import list_runs
-
-    step("imports")
-    # a module defining st.cache_data functions checks their storage when imported: only once the Runtime is up
     if not _wait_for_runtime(RUNTIME_WAIT):
         return f"Streamlit's runtime did not start within {RUNTIME_WAIT:.0f} s"
     step("waiting for the server")
     from dashboard import analysis_cache, loaders, paths, selection  # noqa: F401
+    from epam_core.runs.format import list_runs
+
+    step("imports")
 
     runs = {p.name: p for p in list_runs(root)}
     name = paths.default_run_name(list(runs))
@@ -80,8 +94,6 @@ def warm(root: Path) -> str:
     analysis_cache.intervals(run)
     analysis_cache.paired(run)
     step("analyses")
-    import pyarrow  # noqa: F401  (st.dataframe ships Arrow)
-
     from epam_core.analysis import figures, fusion
 
     best_alpha, _ = fusion.best_weight(sweep)

@@ -74,7 +74,7 @@ def test_warm_up_fills_the_default_runs_caches_quietly(tmp_path):
     log = tmp_path / "server.log"
     _serve_until_warm(runs, log, "warm-up done")
     text = log.read_text()
-    assert "warm-up done: run (30 clips x 5 classes): imports" in text
+    assert "warm-up done: run (30 clips x 5 classes): waiting for the server" in text
     computed = [line for line in text.splitlines() if "accuracies of" in line]
     assert len(computed) == 1 and str(run.resolve()) in computed[0] and "[epam-warm-up]" in computed[0]
     for noise in ("Traceback", "ScriptRunContext", "No runtime found", "WARNING"):
