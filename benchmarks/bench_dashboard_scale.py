@@ -17,6 +17,8 @@ is not there gives an "n/a" row instead of a crash.
     ... --server-only    # the same page scripts in-process through streamlit.testing AppTest (server time)
     ... --out FILE.md    # also write the table as Markdown
     ... --only confusion # after the first open, only the Confusion page: opening it, its controls, a click
+    ... --after-warm-up  # open the browser once the server has logged its warm-up done (the first open a
+                         # user sees who opens the page a few seconds after `epam dashboard` started)
 
 Browser times run from the user's action (key press, click, Enter) to the end of the rerun it caused: the
 app's script state back to notRunning, no skeleton left, and the next animation frame (the charts drawn);
@@ -559,6 +561,11 @@ def browser_session(
     launched = time.perf_counter()
     with dashboard_server(runs, args.port or free_port(), log, args.timeout) as (url, healthy, rss):
         res.add("server start (`epam dashboard` → health check ok)", None, healthy)
+        if args.after_warm_up:  # dashboard.warmup's one line: done, or skipped with the reason
+            deadline = time.monotonic() + args.timeout
+            while not re.search(r"warm-up (done|skipped)", log.read_text()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            res.add("server warm-up (launch → 'warm-up done' logged)", None, time.perf_counter() - launched)
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
@@ -862,6 +869,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", choices=["all", "confusion"], default="all",
                         help="confusion: after the first open, only the Confusion page's rows (browser)")  # fmt: skip
+    parser.add_argument(
+        "--after-warm-up", action="store_true",
+        help="browser: open the Overview only once the server has logged its warm-up done or skipped",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the table as Markdown to this file")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()

@@ -9,6 +9,8 @@ not a recomputation; the computing is done by the pure functions of ``epam_core.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,8 @@ from epam_core.analysis import calibration, label_errors, slices, statistics
 from epam_core.analysis.run_report import ReportInputs, compare_section, paired_section
 from epam_core.runs.format import STREAMS, EvalRun
 
+log = logging.getLogger("epam.dashboard.analysis")
+
 
 def _key(run: EvalRun) -> tuple[str, float]:
     """(resolved path, modification time): the fields of ``loaders.run_key``."""
@@ -30,8 +34,11 @@ def _key(run: EvalRun) -> tuple[str, float]:
 def _run_summary(key: RunKey) -> tuple[pd.DataFrame, pd.DataFrame]:
     from epam_core.analysis import metrics
 
+    tic = time.perf_counter()
     run = read_cached_run(*key)
-    return metrics.stream_summary(run), metrics.per_class_table(run)
+    out = metrics.stream_summary(run), metrics.per_class_table(run)
+    log.info("accuracies of %s computed in %.2f s", key.path, time.perf_counter() - tic)
+    return out
 
 
 @st.cache_data(max_entries=8, show_spinner="Sweeping the fusion weight…")

@@ -76,9 +76,9 @@ def sidebar() -> None:
                 st.caption(f"Using `{st.session_state[keys.RUN_PATH]}`")
         elif runs:
             names = list(runs)
-            default = paths.DEMO_RUN if paths.DEMO_RUN in runs else names[0]
-            query = st.query_params.get("run")
-            st.session_state.setdefault(keys.RUN_NAME, query if query in runs else default)
+            st.session_state.setdefault(
+                keys.RUN_NAME, paths.default_run_name(names, st.query_params.get("run"))
+            )
             name = selection.synced_selectbox("Run", names, keys.RUN_NAME, help=f"Runs found in {root}")
             st.session_state[keys.RUN_PATH] = runs[name]
             st.query_params["run"] = name

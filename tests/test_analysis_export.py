@@ -42,7 +42,7 @@ def test_export_of_a_broken_run_names_the_file(tmp_path, capsys):
 
 def test_dashboard_command_line(tmp_path, capsys):
     cmd = streamlit_command("127.0.0.1", 8765)
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/streamlit_app.py")
+    assert cmd[1:4] == ["-m", "dashboard.serve", "run"] and cmd[4].endswith("dashboard/streamlit_app.py")
     flags = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert flags["--server.address"] == "127.0.0.1" and flags["--server.port"] == "8765"
     assert flags["--server.headless"] == "true" and flags["--browser.gatherUsageStats"] == "false"

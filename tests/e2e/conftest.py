@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -98,6 +98,26 @@ def server(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         yield url
     finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def start_own_server(tmp_path: Path) -> Iterator[Callable[[Path], tuple[str, Path]]]:
+    """A factory: start a server of one's own on a runs directory; returns (URL, its log); stopped after."""
+    procs: list[subprocess.Popen] = []
+
+    def start(runs: Path) -> tuple[str, Path]:
+        log = tmp_path / f"streamlit-{len(procs)}.log"
+        proc, url, _ = start_server(runs, log)
+        procs.append(proc)
+        return url, log
+
+    yield start
+    for proc in procs:
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_dashboard_fixture import CLASSES
+from test_dashboard_fixture import CLASSES, make_run
 
 from epam_core.analysis import confusion
 from epam_core.runs.format import read_run
@@ -125,3 +126,42 @@ def test_slices_page_lists_a_slice(page: Page, server: str, runs_dir: Path) -> N
     expect(page.locator(".js-plotly-plot .gtitle").filter(has_text="by setup and class")).to_have_count(1)
     listed = page.get_by_test_id("stMarkdown").filter(has_text="samples with setup = 1")
     expect(listed).to_have_count(1)
+
+
+def _computed(log: Path) -> list[str]:
+    """The server's log lines of the run summary being computed (``analysis_cache._run_summary``)."""
+    return [line for line in log.read_text().splitlines() if "accuracies of" in line]
+
+
+def _wait_for_line(log: Path, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
+def test_first_session_gets_the_warmed_overview(page: Page, start_own_server, tmp_path: Path) -> None:
+    """Once the warm-up is done, the first session's Overview computes nothing: the one summary was computed
+    by the warm-up thread."""
+    runs = tmp_path / "runs"
+    make_run(runs)
+    url, log = start_own_server(runs)
+    _wait_for_line(log, "warm-up done")
+    open_page(page, url)
+    expect(page.get_by_text("Fusion weight", exact=True)).to_be_visible()
+    computed = _computed(log)
+    assert len(computed) == 1 and "[epam-warm-up]" in computed[0], log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_session_arriving_mid_warm_up_waits_for_it(page: Page, start_own_server, tmp_path: Path) -> None:
+    """A session opened as soon as the server answers (the warm-up still importing or computing) draws the
+    Overview and the summary is computed once in all, whichever thread got there first."""
+    runs = tmp_path / "runs"
+    make_run(runs)
+    url, log = start_own_server(runs)
+    open_page(page, url)
+    expect(page.get_by_text("Fusion weight", exact=True)).to_be_visible()
+    _wait_for_line(log, "warm-up done")
+    assert len(_computed(log)) == 1, log.read_text()
+    assert "Traceback" not in log.read_text()
