@@ -4,13 +4,12 @@ it never stops the server (the first session's use of the warmed caches is teste
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+from server_process import free_port, listening, sigterm_frees_the_port
 from test_dashboard_fixture import make_run
 
 from dashboard.paths import DEMO_RUN, default_run_name
@@ -27,21 +26,10 @@ def test_default_run_name():
     assert default_run_name(["b", DEMO_RUN], "gone") == DEMO_RUN
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _serve_until_warm(runs: Path, log: Path, expect: str) -> None:
     """Start the server as `epam dashboard` does, wait for the warm-up's line ``expect``, check the server
     answers, then SIGTERM it and check it exits and frees the port."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EPAM_RUNS_DIR": str(runs), "PYTHONPATH": str(REPO)}
     with log.open("w") as out:
         proc = subprocess.Popen(streamlit_command("127.0.0.1", port), env=env, stdout=out, stderr=out)
@@ -51,17 +39,12 @@ def _serve_until_warm(runs: Path, log: Path, expect: str) -> None:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        while not _listening(port):
+        while not listening(port):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
             assert r.read() == b"ok"
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while _listening(port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _listening(port)
+        sigterm_frees_the_port(proc, port)
     finally:
         if proc.poll() is None:
             proc.kill()

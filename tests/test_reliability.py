@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from server_process import free_port, listening, sigterm_frees_the_port
 from test_dashboard_fixture import make_run
 
 from epam_core.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
@@ -906,21 +905,10 @@ def test_dashboard_pages_refuse_paths_outside_the_roots(tmp_path, monkeypatch):
 # --- the launcher: SIGTERM to `epam dashboard` frees the port ------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_sigterm_to_the_launcher_frees_the_port(tmp_path):
     runs = tmp_path / "runs"
     make_run(runs)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
         [str(BIN / "epam"), "dashboard", "--runs", str(runs), "--port", str(port)],
@@ -930,19 +918,14 @@ def test_sigterm_to_the_launcher_frees_the_port(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        while not _listening(port):
+        while not listening(port):
             assert proc.poll() is None, "the dashboard exited before it listened"
             assert time.monotonic() < deadline, "the dashboard did not listen within 120 s"
             time.sleep(0.5)
         assert (
             "streamlit" in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
         )  # the launcher became it
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while _listening(port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _listening(port)
+        sigterm_frees_the_port(proc, port)
     finally:
         if proc.poll() is None:
             proc.kill()
