@@ -1,6 +1,6 @@
-"""A/B eval latency of EPAM-Net: the model of another git revision against this working tree's
-``load_model`` form (``prepare_cpu_inference``), same weights, interleaved rounds in one process, so that a
-busy shared machine slows both alike. Prints the medians and the median of the per-round ratios.
+"""A/B eval latency of EPAM-Net: the model of another git revision against this working tree's, each in
+the form its ``load_model`` returns (``prepare_cpu_inference`` where the revision has it), same weights,
+interleaved rounds in one process, so that a busy shared machine slows both alike. Prints the medians and the median of the per-round ratios.
 
     .venv/bin/python benchmarks/bench_ab_revision.py --before 900eaab [--batches 1 8] [--rounds 5]
 
@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def import_revision(revision: str, into: Path):
-    """``epam_core`` of ``revision`` as the module ``epam_before``."""
+    """``epam_core`` of ``revision`` as the module ``epam_before``; returns its ``models`` module and its
+    ``fast.prepare_cpu_inference`` (None before the fast path became a conversion: its models held it)."""
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", revision, "epam_core"], check=True, capture_output=True
     )
@@ -42,7 +43,11 @@ def import_revision(revision: str, into: Path):
     sys.path.insert(0, str(into))
     import epam_before.models
 
-    return epam_before.models
+    try:
+        from epam_before.fast import prepare_cpu_inference as prepare_before
+    except ImportError:
+        prepare_before = None
+    return epam_before.models, prepare_before
 
 
 def main() -> None:
@@ -55,13 +60,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        before_models = import_revision(args.before, Path(tmp))
+        before_models, prepare_before = import_revision(args.before, Path(tmp))
         torch.manual_seed(0)
         plain = build_model(args.preset)
         _randomize(plain)
         after = prepare_cpu_inference(plain)
         before = before_models.build_model(args.preset).eval()
         before.load_state_dict(plain.state_dict(), strict=True)
+        if prepare_before is not None:  # each revision in the form its load_model returns
+            before = prepare_before(before)
         config = build_config(args.preset)
         print(
             f"before: {args.before}, after: working tree; preset {args.preset}, {args.threads} threads, {args.rounds} rounds\n"
