@@ -160,16 +160,3 @@ def _neighbours(
 def neighbours(run: EvalRun, emb: Embeddings, space: str, sample_id: str, k: int) -> pd.DataFrame:
     """``neighbour_table`` of ``sample_id`` in ``space``, kept per clip and k (do not modify it)."""
     return _neighbours(str(run.path), _run_stamp(run), space, sample_id, k, run, emb)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _row_of(path: str, stamp: Stamp, _emb: Embeddings) -> dict[str, int]:
-    rows: dict[str, int] = {}
-    for row, sample_id in enumerate(_emb.sample_ids.tolist()):
-        rows.setdefault(sample_id, row)  # the first, as ``Embeddings.index_of``
-    return rows
-
-
-def row_of(run: EvalRun, emb: Embeddings) -> dict[str, int]:
-    """{sample id: row} of the run's embeddings (do not modify it)."""
-    return _row_of(str(run.path), _stamp(embeddings_path(run)), emb)

@@ -373,3 +373,13 @@ def test_cli_errors_name_the_file(tmp_path, capsys):
     )
     assert main(["embeddings", "--run", str(run)]) == 2
     assert f"{run / EMBEDDINGS}: does not exist: this run has no embeddings" in capsys.readouterr().err
+
+
+def test_embeddings_index_of_gives_the_first_row_of_a_sample():
+    rng = np.random.default_rng(0)
+    rgb, pose = rng.normal(size=(4, 6)).astype(np.float16), rng.normal(size=(4, 3)).astype(np.float16)
+    emb = Embeddings(np.array(["a", "b", "a", "c"]), rgb, pose)
+    assert [emb.index_of(s) for s in ("a", "b", "c")] == [0, 1, 3]
+    assert emb.has_sample("c") and not emb.has_sample("d")
+    with pytest.raises(KeyError):
+        emb.index_of("d")

@@ -143,10 +143,10 @@ st.session_state.setdefault("emb_nn_id", st.session_state.get(keys.SAMPLE_ID) or
 left, right = st.columns([3, 1])
 query = left.text_input("Sample id", key="emb_nn_id", help="a row picked above fills this in").strip()
 k = right.number_input("Neighbours", 1, 100, 10, key="emb_nn_k")
-row = embeddings_cache.row_of(run, emb).get(query)
-if row is None:
+if not emb.has_sample(query):
     st.warning(f"This run has no sample {query!r}.")
     st.stop()
+row = emb.index_of(query)
 names = [*run.class_names, "unknown"]
 st.caption(
     f"{query}: true {names[labels[row]]}; predicted RGB {names[preds['rgb'][row]]}, pose "

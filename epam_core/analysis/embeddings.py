@@ -65,11 +65,20 @@ class Embeddings:
         unit = self.space(name)
         return unit @ unit[index]
 
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        """{sample id: its first row}, built once (a 50k-clip lookup per rerun is then a dict access)."""
+        index: dict[str, int] = {}
+        for row, sample_id in enumerate(self.sample_ids.tolist()):
+            index.setdefault(sample_id, row)
+        return index
+
+    def has_sample(self, sample_id: str) -> bool:
+        return sample_id in self._index
+
     def index_of(self, sample_id: str) -> int:
-        idx = np.flatnonzero(self.sample_ids == sample_id)
-        if idx.size == 0:
-            raise KeyError(sample_id)
-        return int(idx[0])
+        """The first row of ``sample_id``; ``KeyError`` when there is none."""
+        return self._index[sample_id]
 
 
 def _l2_normalise(x: np.ndarray) -> np.ndarray:
