@@ -63,8 +63,6 @@ def workers(text: str) -> int | str:
     return non_negative_int(text)
 
 
-workers.__name__ = "workers"
-
 WORKERS_HELP = (
     "data-loading processes per process, or auto (the default): the CPUs this process may use, divided by "
     "the processes torchrun starts on the node (LOCAL_WORLD_SIZE), less one for the process itself"
